@@ -1,0 +1,64 @@
+//! Runtime settings: Node-RED's `settings.js` names, read from a JSON file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::context::StoreSetting;
+use crate::value::Map;
+
+/// Settings with Node-RED's names (`uiPort`, `flowFile`, `contextStorage`, ...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// Where flows.json, ferrite.db and the rest live (`--userdir`).
+    pub user_dir: Option<PathBuf>,
+    /// Flow file name inside the user dir, or a path.
+    pub flow_file: Option<PathBuf>,
+    /// Admin and editor port.
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub ui_port: u64,
+    /// Named context stores; empty means one memory store.
+    pub context_storage: IndexMap<String, StoreSetting>,
+    /// Values seeded into global context.
+    pub function_global_context: Map,
+    /// Longest value the debug sidebar shows before cutting (`debugMaxLength`).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub debug_max_length: u64,
+    /// Seconds a node may take to close before it is abandoned (`nodeCloseTimeout`, ms).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub node_close_timeout: u64,
+    /// Messages a node's inbox holds before its senders wait (backpressure).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub node_inbox_capacity: u64,
+    /// Pretty-print flows.json when saving (`flowFilePretty`).
+    pub flow_file_pretty: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            user_dir: None,
+            flow_file: None,
+            ui_port: 1880,
+            context_storage: IndexMap::new(),
+            function_global_context: Map::new(),
+            debug_max_length: 1000,
+            node_close_timeout: 15_000,
+            node_inbox_capacity: 1024,
+            flow_file_pretty: true,
+        }
+    }
+}
+
+impl Settings {
+    pub fn close_timeout(&self) -> Duration {
+        Duration::from_millis(self.node_close_timeout.max(1))
+    }
+
+    pub fn inbox_capacity(&self) -> usize {
+        usize::try_from(self.node_inbox_capacity).unwrap_or(1024).max(1)
+    }
+}
