@@ -1,1 +1,181 @@
-fn main() {}
+//! `ferrite`: run Node-RED flows. Thin on purpose: CLI and settings here, everything else in
+//! `ferrite-runtime` (the engine) and `ferrite-nodes` (the node types).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ferrite_runtime::flows::raw::parse_flows_text;
+use ferrite_runtime::{DeployKind, Registry, Runtime, Settings};
+use serde_json::Value as Json;
+
+/// A Node-RED-compatible flow runtime for industrial IoT.
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Flows file to run (default: flows.json in the user directory, created when missing).
+    flows: Option<PathBuf>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(Debug, clap::Args)]
+struct Options {
+    /// User directory: flows, ferrite.db, settings (default: ~/.ferrite).
+    #[arg(long, short = 'u', global = true)]
+    userdir: Option<PathBuf>,
+    /// Port for the admin API and editor.
+    #[arg(long, short = 'p', global = true)]
+    port: Option<u16>,
+    /// Settings file (JSON with Node-RED's setting names: contextStorage, flowFile, ...).
+    #[arg(long, short = 's', global = true)]
+    settings: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a flows file: print the deploy report; exit non-zero if the flows would not start.
+    Check {
+        /// The flows file.
+        flows: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ferrite: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Check { flows }) => check(&flows, &cli.options).await,
+            None => run(cli.flows, &cli.options).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ferrite: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Settings from the file (if any), then the command line.
+fn load_settings(options: &Options) -> Result<Settings> {
+    let mut settings: Settings = match &options.settings {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading settings {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("settings {}", path.display()))?
+        }
+        None => Settings::default(),
+    };
+    if let Some(dir) = &options.userdir {
+        settings.user_dir = Some(dir.clone());
+    }
+    if settings.user_dir.is_none() {
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+        settings.user_dir = Some(home.join(".ferrite"));
+    }
+    if let Some(port) = options.port {
+        settings.ui_port = u64::from(port);
+    }
+    Ok(settings)
+}
+
+fn registry() -> Result<Arc<Registry>> {
+    Ok(Arc::new(Registry::new([ferrite_nodes::ALL])?))
+}
+
+fn read_flows(path: &Path) -> Result<Vec<Json>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading flows {}", path.display()))?;
+    parse_flows_text(&text).map_err(|report| anyhow::anyhow!("{}: {}", path.display(), report.to_string().trim_end()))
+}
+
+async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
+    let mut settings = load_settings(options)?;
+    // A check touches no user directory: no database, memory context only.
+    settings.user_dir = None;
+    settings.context_storage.clear();
+    let items = read_flows(flows)?;
+    let runtime = Runtime::new(registry()?, settings).await?;
+    let report = runtime.check(&items);
+    if report.is_clean() {
+        println!("{}: {} objects, no issues", flows.display(), items.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{report}");
+    Ok(if report.flows_can_start() && !report.has_errors() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(flows: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
+    let settings = load_settings(options)?;
+    let user_dir = settings.user_dir.clone().unwrap_or_default();
+    std::fs::create_dir_all(&user_dir).with_context(|| format!("creating {}", user_dir.display()))?;
+    let flows_path = flows
+        .or_else(|| settings.flow_file.clone().map(|f| user_dir.join(f)))
+        .unwrap_or_else(|| user_dir.join("flows.json"));
+    if !flows_path.exists() {
+        std::fs::write(&flows_path, "[]\n").with_context(|| format!("creating {}", flows_path.display()))?;
+        tracing::info!(path = %flows_path.display(), "Created an empty flows file.");
+    }
+    let items = read_flows(&flows_path)?;
+    tracing::info!(userdir = %user_dir.display(), flows = %flows_path.display(), "Starting Ferrite {}.", env!("CARGO_PKG_VERSION"));
+    let runtime = Runtime::new(registry()?, settings).await?;
+    let report = runtime.deploy(items, DeployKind::Full).await;
+    for issue in &report.issues {
+        tracing::error!("{issue}");
+    }
+    if report.flows_can_start() {
+        tracing::info!(nodes = runtime.running_ids().await.len(), "Flows started.");
+    } else {
+        tracing::error!(types = ?report.missing_types, "Flows not started: {}", report.to_string().trim_end());
+    }
+    wait_for_shutdown().await;
+    tracing::info!("Stopping flows.");
+    runtime.stop().await;
+    tracing::info!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -196,8 +196,12 @@ impl<'g> Router<'g> {
         let mut status: HashMap<&str, Vec<Watcher<'_>>> = HashMap::new();
         let mut complete: HashMap<&str, Vec<Watcher<'_>>> = HashMap::new();
         for plan in &graph.nodes {
-            // Ids a watcher is wired to never count as its scope: that would loop.
-            let wired: HashSet<&str> = plan.wires.iter().flatten().map(String::as_str).collect();
+            // Status and Complete nodes leave the ids they are wired to out of their scope
+            // (that would loop); Catch nodes keep them, bounded by the error-loop guard.
+            let wired: HashSet<&str> = match plan.role {
+                Role::Status | Role::Complete => plan.wires.iter().flatten().map(String::as_str).collect(),
+                _ => HashSet::new(),
+            };
             let watcher = Watcher {
                 plan,
                 scope: scope_of(&plan.config, &wired),

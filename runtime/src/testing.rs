@@ -33,8 +33,114 @@ pub const HELPER: NodeDef = NodeDef {
     build: Build::Flow(build_helper),
 };
 
+/// `test-transform`: a middle node for tests (what a test gives a helper as its handler in
+/// Node-RED's specs). Config `op`: `"double"` (payload + payload), `"multiply"` (payload ×
+/// `by`), `"set"` (payload = `value`).
+pub const TRANSFORM: NodeDef = NodeDef {
+    type_name: "test-transform",
+    category: "test",
+    set_id: "test/transform",
+    role: Role::Plain,
+    build: Build::Flow(build_transform),
+};
+
+/// `test-fail`: fails every message with `message` (or the payload as text); the error
+/// carries the message unless `nomsg` is true. With `status` set, shows it first.
+pub const FAIL: NodeDef = NodeDef {
+    type_name: "test-fail",
+    category: "test",
+    set_id: "test/fail",
+    role: Role::Plain,
+    build: Build::Flow(build_fail),
+};
+
+/// `test-status`: sets its status text to the payload and passes the message on.
+pub const STATUS: NodeDef = NodeDef {
+    type_name: "test-status",
+    category: "test",
+    set_id: "test/status",
+    role: Role::Plain,
+    build: Build::Flow(build_status),
+};
+
 /// Test-only node types.
-pub static TEST_NODES: &[NodeDef] = &[HELPER];
+pub static TEST_NODES: &[NodeDef] = &[HELPER, TRANSFORM, FAIL, STATUS];
+
+struct Transform {
+    op: String,
+    by: f64,
+    value: Json,
+    seen: i64,
+}
+
+fn build_transform(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
+    let raw = cx.raw();
+    Ok(Box::new(Transform {
+        op: raw.get("op").and_then(Json::as_str).unwrap_or("double").to_owned(),
+        by: raw.get("by").and_then(crate::loose::json_f64).unwrap_or(1.0),
+        value: raw.get("value").cloned().unwrap_or(Json::Null),
+        seen: 0,
+    }))
+}
+
+#[async_trait]
+impl Node for Transform {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let payload = msg.payload().cloned().unwrap_or_default();
+        self.seen += 1;
+        let next = match (self.op.as_str(), &payload) {
+            ("count", _) => crate::Value::Int(self.seen),
+            ("set", _) => crate::Value::from(self.value.clone()),
+            ("multiply", p) => crate::Value::js_number(p.to_number() * self.by),
+            (_, crate::Value::String(s)) => crate::Value::String(format!("{s}{s}")),
+            (_, p) => crate::Value::js_number(p.to_number() * 2.0),
+        };
+        msg.insert("payload", next);
+        cx.send(msg).await;
+        Ok(())
+    }
+}
+
+struct Fail {
+    message: Option<String>,
+    attach_msg: bool,
+}
+
+fn build_fail(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
+    let raw = cx.raw();
+    Ok(Box::new(Fail {
+        message: raw.get("message").and_then(Json::as_str).map(str::to_owned),
+        attach_msg: !raw.get("nomsg").is_some_and(crate::loose::json_bool),
+    }))
+}
+
+#[async_trait]
+impl Node for Fail {
+    async fn on_input(&mut self, msg: Msg, _cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let text = self
+            .message
+            .clone()
+            .unwrap_or_else(|| msg.payload().map(crate::Value::to_js_string).unwrap_or_default());
+        let error = NodeError::new(text);
+        Err(if self.attach_msg { error.for_msg(msg) } else { error })
+    }
+}
+
+struct StatusSetter;
+
+fn build_status(_cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
+    Ok(Box::new(StatusSetter))
+}
+
+#[async_trait]
+impl Node for StatusSetter {
+    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let text = msg.payload().map(crate::Value::to_js_string).unwrap_or_default();
+        cx.status(crate::Status::dot("green", text)).await;
+        cx.send(msg).await;
+        Ok(())
+    }
+}
 
 fn build_helper(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let tap = taps().get(&(cx.runtime_id(), cx.id().to_owned())).cloned();

@@ -63,6 +63,9 @@ pub struct PlannedNode {
     /// Top-level flows.json ids whose change restarts this node: itself, or the chain of
     /// subflow instances (and definitions) it was copied through.
     pub origins: Vec<String>,
+    /// For subflow instances: per output port, the internal `(node, port)` sources (an
+    /// entry naming the instance itself is its input wired straight through).
+    pub outputs_from: Vec<Vec<(String, usize)>>,
 }
 
 impl PlannedNode {
@@ -406,6 +409,7 @@ impl<'a> Builder<'a> {
                 wires,
                 env: level,
                 origins,
+                outputs_from: Vec::new(),
                 id,
             };
             if let Some(sf_id) = node.type_name.strip_prefix("subflow:") {
@@ -553,20 +557,24 @@ impl<'a> Builder<'a> {
         self.plan_members(&members, &inner_scope);
 
         // Subflow outputs: internal sources get the instance's outward wires appended.
-        for (port, sources) in port_wires(def.config.get("out")).into_iter().enumerate() {
-            let targets = outward.get(port).cloned().unwrap_or_default();
-            for (source, source_port) in sources {
-                let runtime_id = if source == sf_id {
-                    instance_id.clone()
-                } else {
-                    match id_map.get(&source) {
-                        Some(id) => id.clone(),
-                        None => continue,
-                    }
-                };
-                let out_port = if source == sf_id { 0 } else { source_port };
-                self.append_wires(instance_index, &runtime_id, out_port, &targets);
-            }
+        let outputs_from: Vec<Vec<(String, usize)>> = port_wires(def.config.get("out"))
+            .into_iter()
+            .map(|sources| {
+                sources
+                    .into_iter()
+                    .filter_map(|(source, port)| {
+                        if source == sf_id {
+                            Some((instance_id.clone(), 0))
+                        } else {
+                            id_map.get(&source).map(|id| (id.clone(), port))
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        self.graph.nodes[instance_index].outputs_from = outputs_from;
+        for (port, targets) in outward.iter().enumerate() {
+            self.connect_output(instance_index, &instance_id, port, targets, 0);
         }
         // The status output: a sink that sets the instance's status.
         if let Some(status) = status_port {
@@ -594,6 +602,28 @@ impl<'a> Builder<'a> {
                 node.wires.resize(port + 1, Vec::new());
             }
             node.wires[port].extend(targets.iter().cloned());
+        }
+    }
+
+    /// Wires output `port` of node `id` to `targets`. For a subflow instance that means
+    /// wiring the internal nodes feeding that port (recursively, for nested subflows).
+    fn connect_output(&mut self, from_index: usize, id: &str, port: usize, targets: &[String], depth: usize) {
+        let Some(index) = self.graph.nodes[from_index..].iter().position(|n| n.id == id).map(|i| i + from_index)
+        else {
+            return;
+        };
+        if !matches!(self.graph.nodes[index].plan, Plan::SubflowInstance) || depth > MAX_SUBFLOW_DEPTH {
+            self.append_wires(index, id, port, targets);
+            return;
+        }
+        let sources = self.graph.nodes[index].outputs_from.get(port).cloned().unwrap_or_default();
+        for (source, source_port) in sources {
+            if source == id {
+                // The instance's input wired straight to this output.
+                self.append_wires(index, id, 0, targets);
+            } else {
+                self.connect_output(index, &source, source_port, targets, depth + 1);
+            }
         }
     }
 

@@ -1,0 +1,1 @@
+//! Port of Node-RED test/nodes/core/common/21-debug_spec.js.
