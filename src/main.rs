@@ -80,7 +80,8 @@ fn main() -> ExitCode {
 fn load_settings(options: &Options) -> Result<Settings> {
     let mut settings: Settings = match &options.settings {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading settings {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading settings {}", path.display()))?;
             serde_json::from_str(&text).with_context(|| format!("settings {}", path.display()))?
         }
         None => Settings::default(),
@@ -103,8 +104,10 @@ fn registry() -> Result<Arc<Registry>> {
 }
 
 fn read_flows(path: &Path) -> Result<Vec<Json>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading flows {}", path.display()))?;
-    parse_flows_text(&text).map_err(|report| anyhow::anyhow!("{}: {}", path.display(), report.to_string().trim_end()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading flows {}", path.display()))?;
+    parse_flows_text(&text)
+        .map_err(|report| anyhow::anyhow!("{}: {}", path.display(), report.to_string().trim_end()))
 }
 
 async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
@@ -130,12 +133,14 @@ async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
 async fn run(flows: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
     let settings = load_settings(options)?;
     let user_dir = settings.user_dir.clone().unwrap_or_default();
-    std::fs::create_dir_all(&user_dir).with_context(|| format!("creating {}", user_dir.display()))?;
+    std::fs::create_dir_all(&user_dir)
+        .with_context(|| format!("creating {}", user_dir.display()))?;
     let flows_path = flows
         .or_else(|| settings.flow_file.clone().map(|f| user_dir.join(f)))
         .unwrap_or_else(|| user_dir.join("flows.json"));
     if !flows_path.exists() {
-        std::fs::write(&flows_path, "[]\n").with_context(|| format!("creating {}", flows_path.display()))?;
+        std::fs::write(&flows_path, "[]\n")
+            .with_context(|| format!("creating {}", flows_path.display()))?;
         tracing::info!(path = %flows_path.display(), "Created an empty flows file.");
     }
     let items = read_flows(&flows_path)?;

@@ -60,7 +60,11 @@ pub struct StoreConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct StoreOptions {
     /// Seconds between writes of changed values (Node-RED's default: 30).
-    #[serde(default = "default_flush_interval", rename = "flushInterval", deserialize_with = "crate::loose::f64")]
+    #[serde(
+        default = "default_flush_interval",
+        rename = "flushInterval",
+        deserialize_with = "crate::loose::f64"
+    )]
     pub flush_interval: f64,
 }
 
@@ -86,7 +90,9 @@ pub enum StoreSetting {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextSetupError {
-    #[error("contextStorage.{name}: unknown module '{module}' (use memory, sqlite or localfilesystem)")]
+    #[error(
+        "contextStorage.{name}: unknown module '{module}' (use memory, sqlite or localfilesystem)"
+    )]
     UnknownModule { name: String, module: String },
     #[error("contextStorage.{name}: a persistent store needs a user directory")]
     NoDatabase { name: String },
@@ -114,7 +120,9 @@ struct Persist {
 impl Store {
     fn data(&self) -> MutexGuard<'_, HashMap<String, Map>> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn mark_dirty(&self, scope: &str) {
@@ -127,7 +135,9 @@ impl Store {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        let Some(p) = &self.persist else { return Ok(()) };
+        let Some(p) = &self.persist else {
+            return Ok(());
+        };
         let dirty: Vec<String> = p
             .dirty
             .lock()
@@ -207,7 +217,8 @@ impl ContextManager {
             let persist = match config.module.as_str() {
                 "memory" => None,
                 "sqlite" | "localfilesystem" => {
-                    let db = db.ok_or_else(|| ContextSetupError::NoDatabase { name: name.clone() })?;
+                    let db =
+                        db.ok_or_else(|| ContextSetupError::NoDatabase { name: name.clone() })?;
                     Some(Persist {
                         db: db.clone(),
                         dirty: Mutex::default(),
@@ -233,7 +244,9 @@ impl ContextManager {
                         Ok(Value::Object(map)) => {
                             data.insert(scope, map);
                         }
-                        _ => tracing::warn!(store = %name, %scope, "Skipping unreadable persisted context."),
+                        _ => {
+                            tracing::warn!(store = %name, %scope, "Skipping unreadable persisted context.")
+                        }
                     }
                 }
             }
@@ -243,7 +256,11 @@ impl ContextManager {
         let default = match alias {
             Some(target) if stores.contains_key(&target) => target,
             Some(target) => return Err(ContextSetupError::UnknownAlias(target)),
-            None => stores.keys().next().cloned().unwrap_or_else(|| "memory".to_owned()),
+            None => stores
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "memory".to_owned()),
         };
         let manager = Arc::new(Self {
             stores,
@@ -314,9 +331,15 @@ impl ContextManager {
         match self.stores.get(name) {
             Some(s) => s,
             None => {
-                let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut warned = self
+                    .warned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if warned.insert(name.to_owned()) {
-                    tracing::warn!(store = name, "Unknown context store; using the default store.");
+                    tracing::warn!(
+                        store = name,
+                        "Unknown context store; using the default store."
+                    );
                 }
                 &self.stores[self.default.as_str()]
             }
@@ -324,11 +347,18 @@ impl ContextManager {
     }
 
     /// Reads `key` (a property path) of a scope.
-    pub fn get(&self, scope: &str, key: &str, store: Option<&str>) -> Result<Option<Value>, ContextError> {
+    pub fn get(
+        &self,
+        scope: &str,
+        key: &str,
+        store: Option<&str>,
+    ) -> Result<Option<Value>, ContextError> {
         let path = parse_key(key)?;
         let store = self.store(store);
         let data = store.data();
-        let Some(map) = data.get(scope) else { return Ok(None) };
+        let Some(map) = data.get(scope) else {
+            return Ok(None);
+        };
         let root = Value::Object(Map::new());
         // Walk from the scope's object; clone only the value asked for.
         let value = match path.first_key() {
@@ -342,7 +372,13 @@ impl ContextManager {
     }
 
     /// Writes `key`; `None` deletes it.
-    pub fn set(&self, scope: &str, key: &str, value: Option<Value>, store: Option<&str>) -> Result<(), ContextError> {
+    pub fn set(
+        &self,
+        scope: &str,
+        key: &str,
+        value: Option<Value>,
+        store: Option<&str>,
+    ) -> Result<(), ContextError> {
         let path = parse_key(key)?;
         let store = self.store(store);
         {
@@ -359,9 +395,11 @@ impl ContextManager {
                     let mut holder = Value::Object(std::mem::take(map));
                     let root = Value::Null;
                     let result = match value {
-                        Some(v) => holder.set_path(&path, v, &root).map_err(|e| ContextError::NotAContainer {
-                            key: key.to_owned(),
-                            reason: e.to_string(),
+                        Some(v) => holder.set_path(&path, v, &root).map_err(|e| {
+                            ContextError::NotAContainer {
+                                key: key.to_owned(),
+                                reason: e.to_string(),
+                            }
                         }),
                         None => {
                             holder.delete_path(&path, &root);
@@ -455,14 +493,25 @@ impl NodeContext {
     }
 
     /// `context.get(key, store)` / `flow.get` / `global.get`; a `#:(store)::` prefix wins.
-    pub fn get(&self, scope: ContextScope, key: &str, store: Option<&str>) -> Result<Option<Value>, ContextError> {
+    pub fn get(
+        &self,
+        scope: ContextScope,
+        key: &str,
+        store: Option<&str>,
+    ) -> Result<Option<Value>, ContextError> {
         let (prefixed, key) = parse_store_prefix(key);
         let (scope_id, key) = self.scope_and_key(scope, key);
         self.manager.get(scope_id, key, prefixed.or(store))
     }
 
     /// `set(key, value, store)`; `None` deletes.
-    pub fn set(&self, scope: ContextScope, key: &str, value: Option<Value>, store: Option<&str>) -> Result<(), ContextError> {
+    pub fn set(
+        &self,
+        scope: ContextScope,
+        key: &str,
+        value: Option<Value>,
+        store: Option<&str>,
+    ) -> Result<(), ContextError> {
         let (prefixed, key) = parse_store_prefix(key);
         let (scope_id, key) = self.scope_and_key(scope, key);
         self.manager.set(scope_id, key, value, prefixed.or(store))
@@ -487,29 +536,43 @@ mod tests {
     use super::*;
 
     fn handle(manager: &Arc<ContextManager>) -> NodeContext {
-        NodeContext::new(Arc::clone(manager), "n1:f1".into(), "sub1".into(), Some("f1".into()))
+        NodeContext::new(
+            Arc::clone(manager),
+            "n1:f1".into(),
+            "sub1".into(),
+            Some("f1".into()),
+        )
     }
 
     #[test]
     fn keys_are_property_paths_into_the_stored_object() {
         let manager = ContextManager::memory();
         let cx = handle(&manager);
-        cx.set(ContextScope::Flow, "a.b[1]", Some(Value::from(5)), None).expect("set");
+        cx.set(ContextScope::Flow, "a.b[1]", Some(Value::from(5)), None)
+            .expect("set");
         assert_eq!(
             cx.get(ContextScope::Flow, "a", None).expect("get"),
             Some(Value::from(serde_json::json!({"b": [null, 5]})))
         );
-        cx.set(ContextScope::Flow, "a.b", None, None).expect("delete");
+        cx.set(ContextScope::Flow, "a.b", None, None)
+            .expect("delete");
         assert_eq!(cx.get(ContextScope::Flow, "a.b", None).expect("get"), None);
-        assert_eq!(cx.get(ContextScope::Node, "", None), Err(ContextError::InvalidKey));
+        assert_eq!(
+            cx.get(ContextScope::Node, "", None),
+            Err(ContextError::InvalidKey)
+        );
     }
 
     #[test]
     fn parent_prefix_reaches_the_containing_flow() {
         let manager = ContextManager::memory();
         let cx = handle(&manager);
-        cx.set(ContextScope::Flow, "$parent.x", Some(Value::from(1)), None).expect("set");
-        assert_eq!(manager.get("f1", "x", None).expect("get"), Some(Value::from(1)));
+        cx.set(ContextScope::Flow, "$parent.x", Some(Value::from(1)), None)
+            .expect("set");
+        assert_eq!(
+            manager.get("f1", "x", None).expect("get"),
+            Some(Value::from(1))
+        );
         assert_eq!(cx.get(ContextScope::Flow, "x", None).expect("get"), None);
     }
 
@@ -531,16 +594,32 @@ mod tests {
         .expect("settings");
         {
             let db = Db::open(&path).await.expect("open");
-            let manager = ContextManager::from_settings(&settings, Some(&db)).await.expect("stores");
-            manager.set("global", "count", Some(Value::from(41)), None).expect("set");
-            manager.set("global", "gone", Some(Value::from(1)), Some("memoryOnly")).expect("set");
+            let manager = ContextManager::from_settings(&settings, Some(&db))
+                .await
+                .expect("stores");
+            manager
+                .set("global", "count", Some(Value::from(41)), None)
+                .expect("set");
+            manager
+                .set("global", "gone", Some(Value::from(1)), Some("memoryOnly"))
+                .expect("set");
             manager.close().await;
             db.close().await;
         }
         let db = Db::open(&path).await.expect("reopen");
-        let manager = ContextManager::from_settings(&settings, Some(&db)).await.expect("stores");
-        assert_eq!(manager.get("global", "count", None).expect("get"), Some(Value::from(41)));
-        assert_eq!(manager.get("global", "gone", Some("memoryOnly")).expect("get"), None);
+        let manager = ContextManager::from_settings(&settings, Some(&db))
+            .await
+            .expect("stores");
+        assert_eq!(
+            manager.get("global", "count", None).expect("get"),
+            Some(Value::from(41))
+        );
+        assert_eq!(
+            manager
+                .get("global", "gone", Some("memoryOnly"))
+                .expect("get"),
+            None
+        );
         manager.close().await;
     }
 }

@@ -49,7 +49,8 @@ impl BuildCtx<'_> {
     /// The node's config (after `${VAR}` substitution) as a typed struct. Use the
     /// `crate::loose` helpers for fields Node-RED writes as strings or native values.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        serde_json::from_value(Json::Object(self.config.clone())).map_err(|e| ConfigError::Invalid(e.to_string()))
+        serde_json::from_value(Json::Object(self.config.clone()))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
     /// The raw config object.
@@ -58,9 +59,22 @@ impl BuildCtx<'_> {
     }
 
     /// Compiles the typed input stored in `value_key` with its type in `type_key`.
-    pub fn typed(&self, value_key: &str, type_key: &str, default_type: &str) -> Result<TypedValue, ConfigError> {
-        let value = self.config.get(value_key).cloned().unwrap_or(Json::String(String::new()));
-        let vt = self.config.get(type_key).and_then(Json::as_str).unwrap_or(default_type);
+    pub fn typed(
+        &self,
+        value_key: &str,
+        type_key: &str,
+        default_type: &str,
+    ) -> Result<TypedValue, ConfigError> {
+        let value = self
+            .config
+            .get(value_key)
+            .cloned()
+            .unwrap_or(Json::String(String::new()));
+        let vt = self
+            .config
+            .get(type_key)
+            .and_then(Json::as_str)
+            .unwrap_or(default_type);
         TypedValue::compile(vt, &value).map_err(|e| ConfigError::field(value_key, e))
     }
 
@@ -79,7 +93,11 @@ impl BuildCtx<'_> {
 
     /// The config node named by `field` (e.g. `broker`), as its concrete type.
     pub fn config_node<T: ConfigNode>(&self, field: &str) -> Result<&T, ConfigError> {
-        let id = self.config.get(field).and_then(Json::as_str).unwrap_or_default();
+        let id = self
+            .config
+            .get(field)
+            .and_then(Json::as_str)
+            .unwrap_or_default();
         self.config_nodes
             .get(id)
             .and_then(|node| node.as_any().downcast_ref::<T>())
@@ -190,7 +208,9 @@ impl NodeCtx {
             slot.get_or_insert_with(|| msg.clone());
         }
         let wiring = Arc::clone(&self.wiring);
-        let Some(targets) = wiring.outputs.get(port) else { return };
+        let Some(targets) = wiring.outputs.get(port) else {
+            return;
+        };
         if let Some((last, rest)) = targets.split_last() {
             for inbox in rest {
                 inbox.deliver(msg.clone()).await;
@@ -235,7 +255,11 @@ impl NodeCtx {
             }
             for inbox in level {
                 let mut status_obj = ValueMap::new();
-                for (key, value) in [("fill", &status.fill), ("shape", &status.shape), ("text", &status.text)] {
+                for (key, value) in [
+                    ("fill", &status.fill),
+                    ("shape", &status.shape),
+                    ("text", &status.text),
+                ] {
                     if let Some(v) = value {
                         status_obj.insert(key.to_owned(), Value::String(v.clone()));
                     }
@@ -254,8 +278,14 @@ impl NodeCtx {
     fn source_value(&self, count: Option<i64>) -> Value {
         let mut source = ValueMap::new();
         source.insert("id".to_owned(), Value::String(self.ident.id.to_string()));
-        source.insert("type".to_owned(), Value::String(self.ident.type_name.to_string()));
-        source.insert("name".to_owned(), Value::String(self.ident.name.to_string()));
+        source.insert(
+            "type".to_owned(),
+            Value::String(self.ident.type_name.to_string()),
+        );
+        source.insert(
+            "name".to_owned(),
+            Value::String(self.ident.name.to_string()),
+        );
         if let Some(count) = count {
             source.insert("count".to_owned(), Value::Int(count));
         }

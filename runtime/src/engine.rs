@@ -84,9 +84,7 @@ impl Runtime {
     pub async fn new(registry: Arc<Registry>, settings: Settings) -> Result<Self, RuntimeError> {
         let db = match &settings.user_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Sql(sqlx::Error::Io(e))
-                })?;
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Sql(sqlx::Error::Io(e)))?;
                 Some(Db::open(&dir.join("ferrite.db")).await?)
             }
             None => None,
@@ -152,14 +150,20 @@ impl Runtime {
         let configs = HashMap::new();
         let mut built_configs: HashMap<String, Arc<dyn ConfigNode>> = HashMap::new();
         for plan in &graph.nodes {
-            let Plan::Registered(def) = plan.plan else { continue };
+            let Plan::Registered(def) = plan.plan else {
+                continue;
+            };
             let (ident, env, config) = self.prepare(plan);
             let mut cx = BuildCtx {
                 ident: &ident,
                 config: &config,
                 env: &env,
                 shared: &self.inner.shared,
-                config_nodes: if built_configs.is_empty() { &configs } else { &built_configs },
+                config_nodes: if built_configs.is_empty() {
+                    &configs
+                } else {
+                    &built_configs
+                },
             };
             let result = match def.build {
                 Build::Flow(build) => build(&mut cx).map(|_| None),
@@ -170,7 +174,12 @@ impl Runtime {
                     built_configs.insert(plan.id.clone(), config_node);
                 }
                 Ok(None) => {}
-                Err(e) => report.push(DeployIssue::node(&plan.id, &plan.type_name, &plan.name, e.to_string())),
+                Err(e) => report.push(DeployIssue::node(
+                    &plan.id,
+                    &plan.type_name,
+                    &plan.name,
+                    e.to_string(),
+                )),
             }
         }
         report
@@ -191,7 +200,11 @@ impl Runtime {
             }
         }
         let events = &self.inner.shared.events;
-        events.publish("notification/runtime-state", json!({"state": "stop", "deploy": true}), true);
+        events.publish(
+            "notification/runtime-state",
+            json!({"state": "stop", "deploy": true}),
+            true,
+        );
 
         if !report.flows_can_start() {
             self.stop_all(&mut state).await;
@@ -212,7 +225,11 @@ impl Runtime {
                 }),
                 true,
             );
-            events.publish("notification/runtime-deploy", json!({"revision": rev}), true);
+            events.publish(
+                "notification/runtime-deploy",
+                json!({"revision": rev}),
+                true,
+            );
             return report;
         }
 
@@ -226,9 +243,15 @@ impl Runtime {
         let cyclic = nodes_in_cycles(&graph);
         let needs_unbounded = |p: &PlannedNode| {
             cyclic.contains(&p.id)
-                || matches!(p.role, crate::node::Role::Catch | crate::node::Role::Status | crate::node::Role::Complete)
+                || matches!(
+                    p.role,
+                    crate::node::Role::Catch
+                        | crate::node::Role::Status
+                        | crate::node::Role::Complete
+                )
         };
-        let planned: HashMap<&str, &PlannedNode> = graph.nodes.iter().map(|p| (p.id.as_str(), p)).collect();
+        let planned: HashMap<&str, &PlannedNode> =
+            graph.nodes.iter().map(|p| (p.id.as_str(), p)).collect();
         let keep = |id: &str, origins: &[String], unbounded_now: bool| -> bool {
             match (&restart, planned.get(id)) {
                 (Some(restart), Some(p)) => {
@@ -258,7 +281,10 @@ impl Runtime {
         self.stop_nodes(stopping).await;
         let config_ids: Vec<String> = state.configs.keys().cloned().collect();
         for id in config_ids {
-            let keep_it = state.configs.get(&id).is_some_and(|c| keep(&id, &c.origins, false));
+            let keep_it = state
+                .configs
+                .get(&id)
+                .is_some_and(|c| keep(&id, &c.origins, false));
             if !keep_it {
                 if let Some(config) = state.configs.remove(&id) {
                     config.node.close().await;
@@ -267,7 +293,13 @@ impl Runtime {
         }
 
         // Build config nodes, then flow nodes with fresh inboxes.
-        let mut fresh: Vec<(PlannedNode, Box<dyn Node>, InboxRx, mpsc::UnboundedReceiver<Signal>, NodeHandle)> = Vec::new();
+        let mut fresh: Vec<(
+            PlannedNode,
+            Box<dyn Node>,
+            InboxRx,
+            mpsc::UnboundedReceiver<Signal>,
+            NodeHandle,
+        )> = Vec::new();
         for plan in &graph.nodes {
             if state.running.contains_key(&plan.id) || state.configs.contains_key(&plan.id) {
                 continue;
@@ -275,8 +307,11 @@ impl Runtime {
             let (ident, env, config) = self.prepare(plan);
             let built: Result<Option<Box<dyn Node>>, String> = match plan.plan {
                 Plan::Registered(def) => {
-                    let config_nodes: HashMap<String, Arc<dyn ConfigNode>> =
-                        state.configs.iter().map(|(k, v)| (k.clone(), Arc::clone(&v.node))).collect();
+                    let config_nodes: HashMap<String, Arc<dyn ConfigNode>> = state
+                        .configs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Arc::clone(&v.node)))
+                        .collect();
                     let mut cx = BuildCtx {
                         ident: &ident,
                         config: &config,
@@ -306,7 +341,8 @@ impl Runtime {
             };
             match built {
                 Ok(Some(node)) => {
-                    let (inbox, rx) = Inbox::channel(needs_unbounded(plan), self.settings().inbox_capacity());
+                    let (inbox, rx) =
+                        Inbox::channel(needs_unbounded(plan), self.settings().inbox_capacity());
                     let (signals, signal_rx) = mpsc::unbounded_channel();
                     let handle = NodeHandle {
                         ident: Arc::new(ident),
@@ -319,14 +355,22 @@ impl Runtime {
                 Ok(None) => {}
                 Err(message) => {
                     tracing::error!(node_id = %plan.id, node_type = %plan.type_name, "[{}:{}] {message}", plan.type_name, plan.id);
-                    report.push(DeployIssue::node(&plan.id, &plan.type_name, &plan.name, message));
+                    report.push(DeployIssue::node(
+                        &plan.id,
+                        &plan.type_name,
+                        &plan.name,
+                        message,
+                    ));
                 }
             }
         }
 
         // Everyone's wiring, against the new directory of running nodes.
-        let mut directory: crate::route::Directory =
-            state.running.iter().map(|(id, r)| (id.clone(), r.handle.clone())).collect();
+        let mut directory: crate::route::Directory = state
+            .running
+            .iter()
+            .map(|(id, r)| (id.clone(), r.handle.clone()))
+            .collect();
         for (plan, _, _, _, handle) in &fresh {
             directory.insert(plan.id.clone(), handle.clone());
         }
@@ -335,14 +379,21 @@ impl Runtime {
         let reporter_of = |plan: &'_ PlannedNode| -> PlannedNode {
             match plan.plan {
                 // A subflow's status output reports as the instance node.
-                Plan::SubflowStatus => plan.id.strip_suffix("-status").and_then(|i| planned.get(i)).map_or_else(|| plan.clone(), |p| (*p).clone()),
+                Plan::SubflowStatus => plan
+                    .id
+                    .strip_suffix("-status")
+                    .and_then(|i| planned.get(i))
+                    .map_or_else(|| plan.clone(), |p| (*p).clone()),
                 _ => plan.clone(),
             }
         };
         for (id, running) in &state.running {
             if let Some(plan) = planned.get(id.as_str()) {
                 let wiring = router.wiring(plan, &reporter_of(plan));
-                let _ = running.handle.signals.send(Signal::Rewire(Arc::new(wiring)));
+                let _ = running
+                    .handle
+                    .signals
+                    .send(Signal::Rewire(Arc::new(wiring)));
             }
         }
         for (plan, node, rx, signal_rx, handle) in fresh {
@@ -354,7 +405,14 @@ impl Runtime {
             } else {
                 Arc::clone(&handle.ident)
             };
-            let cx = NodeCtx::new(ident, wiring, Arc::clone(&self.inner.shared), env, context, handle.signals.clone());
+            let cx = NodeCtx::new(
+                ident,
+                wiring,
+                Arc::clone(&self.inner.shared),
+                env,
+                context,
+                handle.signals.clone(),
+            );
             let task = tokio::spawn(run_node(node, cx, rx, signal_rx));
             state.running.insert(
                 plan.id.clone(),
@@ -378,8 +436,16 @@ impl Runtime {
         state.raw = raw;
         state.started = true;
         drop(planned);
-        events.publish("notification/runtime-state", json!({"state": "start", "deploy": true}), true);
-        events.publish("notification/runtime-deploy", json!({"revision": rev}), true);
+        events.publish(
+            "notification/runtime-state",
+            json!({"state": "start", "deploy": true}),
+            true,
+        );
+        events.publish(
+            "notification/runtime-deploy",
+            json!({"revision": rev}),
+            true,
+        );
         report
     }
 
@@ -406,7 +472,11 @@ impl Runtime {
         // original id and the instance.
         let node_scope = match &plan.alias {
             Some(alias) => format!("{alias}:{}", plan.flow),
-            None => format!("{}:{}", plan.id, plan.z.as_deref().unwrap_or(graph::GLOBAL_FLOW)),
+            None => format!(
+                "{}:{}",
+                plan.id,
+                plan.z.as_deref().unwrap_or(graph::GLOBAL_FLOW)
+            ),
         };
         let parent_flow = graph
             .flows
@@ -441,7 +511,14 @@ impl Runtime {
 
     /// Ids of the running nodes.
     pub async fn running_ids(&self) -> Vec<String> {
-        self.inner.state.lock().await.running.keys().cloned().collect()
+        self.inner
+            .state
+            .lock()
+            .await
+            .running
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Stops every node (within the close timeout), flushes context, closes the database.
@@ -488,7 +565,12 @@ pub fn revision(flows: &[Json]) -> String {
 }
 
 /// The task that runs one node until it is stopped.
-async fn run_node(mut node: Box<dyn Node>, mut cx: NodeCtx, mut inbox: InboxRx, mut signals: mpsc::UnboundedReceiver<Signal>) {
+async fn run_node(
+    mut node: Box<dyn Node>,
+    mut cx: NodeCtx,
+    mut inbox: InboxRx,
+    mut signals: mpsc::UnboundedReceiver<Signal>,
+) {
     let started = guarded(node.on_start(&mut cx)).await;
     settle(&mut cx, started).await;
     let mut inbox_open = true;
@@ -517,7 +599,9 @@ async fn run_node(mut node: Box<dyn Node>, mut cx: NodeCtx, mut inbox: InboxRx, 
             },
         }
     };
-    let close = AssertUnwindSafe(node.on_close(removed, &mut cx)).catch_unwind().await;
+    let close = AssertUnwindSafe(node.on_close(removed, &mut cx))
+        .catch_unwind()
+        .await;
     if close.is_err() {
         tracing::error!(node_id = %cx.ident.id, node_type = %cx.ident.type_name, "Node panicked while closing.");
     }
@@ -566,7 +650,8 @@ async fn settle(cx: &mut NodeCtx, outcome: Outcome) {
         Ok(Err(e)) => cx.report_error(e).await,
         Err(panic) => {
             cx.status(Status::ring("red", "panicked")).await;
-            cx.report_error(NodeError::new(format!("node panicked: {panic}"))).await;
+            cx.report_error(NodeError::new(format!("node panicked: {panic}")))
+                .await;
         }
     }
 }
@@ -608,6 +693,8 @@ impl Node for SubflowStatusSink {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("id", &self.inner.shared.runtime_id).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("id", &self.inner.shared.runtime_id)
+            .finish_non_exhaustive()
     }
 }

@@ -14,9 +14,19 @@ use crate::value::Value;
 /// What a level of the chain stands for; each kind answers its own `NR_*` names.
 #[derive(Debug, Clone)]
 pub enum LevelKind {
-    Group { id: String, name: String },
-    Subflow { id: String, name: String, path: String },
-    Flow { id: String, name: String },
+    Group {
+        id: String,
+        name: String,
+    },
+    Subflow {
+        id: String,
+        name: String,
+        path: String,
+    },
+    Flow {
+        id: String,
+        name: String,
+    },
     Global,
 }
 
@@ -112,7 +122,9 @@ impl Env {
     /// The typed-input `env` type: a bare name, or text with `${NAME}` parts (missing → "").
     pub fn evaluate_typed(&self, text: &str) -> Value {
         if !text.contains("${") {
-            return self.get(text.trim()).unwrap_or(Value::String(String::new()));
+            return self
+                .get(text.trim())
+                .unwrap_or(Value::String(String::new()));
         }
         if let Some(name) = whole_reference(text) {
             return self.get(name).unwrap_or(Value::String(String::new()));
@@ -239,7 +251,8 @@ mod tests {
     #[test]
     fn whole_string_references_are_substituted_keeping_their_type() {
         let env = chain();
-        let mut config = serde_json::json!({"a": "${N}", "b": "x ${N}", "c": ["${A}"], "d": "${MISSING_X}"});
+        let mut config =
+            serde_json::json!({"a": "${N}", "b": "x ${N}", "c": ["${A}"], "d": "${MISSING_X}"});
         env.substitute_config(&mut config);
         assert_eq!(
             config,
@@ -251,7 +264,10 @@ mod tests {
     fn typed_env_interpolates_embedded_references() {
         let env = chain();
         assert_eq!(env.evaluate_typed("A"), Value::from("group-a"));
-        assert_eq!(env.evaluate_typed("${A}-${MISSING_X}!"), Value::from("group-a-!"));
+        assert_eq!(
+            env.evaluate_typed("${A}-${MISSING_X}!"),
+            Value::from("group-a-!")
+        );
         assert_eq!(env.evaluate_typed("${N}"), Value::from(5));
     }
 }

@@ -77,7 +77,9 @@ impl EventBus {
     }
 
     fn retained_map(&self) -> std::sync::MutexGuard<'_, IndexMap<String, Json>> {
-        self.retained.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.retained
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -140,9 +142,13 @@ fn debug_json(value: &Value, max_length: usize) -> Json {
             "__enc__": true,
             "length": b.len(),
         }),
-        Value::Float(f) if !f.is_finite() => json!({"__enc__": true, "type": "number", "data": format_number(*f)}),
+        Value::Float(f) if !f.is_finite() => {
+            json!({"__enc__": true, "type": "number", "data": format_number(*f)})
+        }
         Value::String(s) => Json::String(truncate(s, max_length)),
-        Value::Array(items) => Json::Array(items.iter().map(|v| debug_json(v, max_length)).collect()),
+        Value::Array(items) => {
+            Json::Array(items.iter().map(|v| debug_json(v, max_length)).collect())
+        }
         Value::Object(map) => Json::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), debug_json(v, max_length)))
@@ -165,22 +171,43 @@ mod tests {
 
     #[test]
     fn debug_encoding_matches_node_red_formats() {
-        assert_eq!(encode_debug(Some(&Value::from("test")), 1000), ("test".into(), "string[4]".into()));
-        assert_eq!(encode_debug(Some(&Value::from(7)), 1000), ("7".into(), "number".into()));
-        assert_eq!(encode_debug(None, 1000), ("(undefined)".into(), "undefined".into()));
         assert_eq!(
-            encode_debug(Some(&Value::Bytes(bytes::Bytes::from_static(&[1, 171]))), 1000),
+            encode_debug(Some(&Value::from("test")), 1000),
+            ("test".into(), "string[4]".into())
+        );
+        assert_eq!(
+            encode_debug(Some(&Value::from(7)), 1000),
+            ("7".into(), "number".into())
+        );
+        assert_eq!(
+            encode_debug(None, 1000),
+            ("(undefined)".into(), "undefined".into())
+        );
+        assert_eq!(
+            encode_debug(
+                Some(&Value::Bytes(bytes::Bytes::from_static(&[1, 171]))),
+                1000
+            ),
             ("01ab".into(), "buffer[2]".into())
         );
         let obj = Value::from(json!({"payload": "test"}));
-        assert_eq!(encode_debug(Some(&obj), 1000), ("{\"payload\":\"test\"}".into(), "Object".into()));
-        assert_eq!(encode_debug(Some(&Value::from("abcdef")), 3), ("abc...".into(), "string[6]".into()));
+        assert_eq!(
+            encode_debug(Some(&obj), 1000),
+            ("{\"payload\":\"test\"}".into(), "Object".into())
+        );
+        assert_eq!(
+            encode_debug(Some(&Value::from("abcdef")), 3),
+            ("abc...".into(), "string[6]".into())
+        );
     }
 
     #[test]
     fn filters_match_like_the_editor_expects() {
         assert!(topic_matches("status/#", "status/n1"));
-        assert!(topic_matches("notification/+", "notification/runtime-state"));
+        assert!(topic_matches(
+            "notification/+",
+            "notification/runtime-state"
+        ));
         assert!(!topic_matches("notification/+", "status/n1"));
     }
 

@@ -30,7 +30,9 @@ pub use engine::{Runtime, RuntimeError};
 pub use flows::diff::DeployKind;
 pub use flows::report::{DeployIssue, DeployReport};
 pub use msg::Msg;
-pub use node::{Build, ConfigError, ConfigNode, Event, Node, NodeDef, NodeError, Role, Status, TimerId};
+pub use node::{
+    Build, ConfigError, ConfigNode, Event, Node, NodeDef, NodeError, Role, Status, TimerId,
+};
 pub use registry::Registry;
 pub use settings::Settings;
 pub use value::{Map, Value};

@@ -201,7 +201,10 @@ mod tests {
         msg.ensure_msgid();
         let id = msg.msgid().expect("id assigned");
         assert_eq!(id.len(), 16);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
 
     #[test]
@@ -217,8 +220,8 @@ mod tests {
 
     #[test]
     fn nested_paths_resolve_against_the_message() {
-        let mut msg = Msg::try_from(serde_json::json!({"topic": "k", "payload": {"k": 1}}))
-            .expect("object");
+        let mut msg =
+            Msg::try_from(serde_json::json!({"topic": "k", "payload": {"k": 1}})).expect("object");
         let path = PropPath::parse_msg("payload[msg.topic]").expect("valid");
         assert_eq!(msg.get_path(&path), Some(&Value::from(1)));
         msg.set_path(&path, Value::from(2)).expect("set");

@@ -22,7 +22,11 @@ impl Registry {
         let mut registry = Self::default();
         for table in tables {
             for def in table {
-                if registry.by_name.insert(def.type_name, registry.defs.len()).is_some() {
+                if registry
+                    .by_name
+                    .insert(def.type_name, registry.defs.len())
+                    .is_some()
+                {
                     return Err(DuplicateType(def.type_name));
                 }
                 registry.defs.push(*def);

@@ -78,7 +78,9 @@ pub enum Signal {
     /// A deploy kept this node but changed where its messages go.
     Rewire(Arc<Wiring>),
     /// Close the node; `removed` when the deploy deleted it.
-    Stop { removed: bool },
+    Stop {
+        removed: bool,
+    },
 }
 
 /// Identity of a node, as errors and statuses report it (`msg.error.source`).
@@ -112,7 +114,11 @@ impl NodeIdent {
 
     /// `name` if set, else the id (how logs and the console debug output name a node).
     pub fn label(&self) -> &str {
-        if self.name.is_empty() { &self.id } else { &self.name }
+        if self.name.is_empty() {
+            &self.id
+        } else {
+            &self.name
+        }
     }
 }
 
@@ -199,13 +205,18 @@ impl<'g> Router<'g> {
             // Status and Complete nodes leave the ids they are wired to out of their scope
             // (that would loop); Catch nodes keep them, bounded by the error-loop guard.
             let wired: HashSet<&str> = match plan.role {
-                Role::Status | Role::Complete => plan.wires.iter().flatten().map(String::as_str).collect(),
+                Role::Status | Role::Complete => {
+                    plan.wires.iter().flatten().map(String::as_str).collect()
+                }
                 _ => HashSet::new(),
             };
             let watcher = Watcher {
                 plan,
                 scope: scope_of(&plan.config, &wired),
-                uncaught: plan.config.get("uncaught").is_some_and(crate::loose::json_bool),
+                uncaught: plan
+                    .config
+                    .get("uncaught")
+                    .is_some_and(crate::loose::json_bool),
             };
             let list = match plan.role {
                 Role::Catch => &mut catch,
@@ -260,9 +271,13 @@ impl<'g> Router<'g> {
                 let watchers = self.candidates(self.status.get(flow), level_node);
                 status.push(watchers.iter().filter_map(|w| inbox(&w.plan.id)).collect());
             }
-            let Some(info) = self.flows.get(flow) else { break };
+            let Some(info) = self.flows.get(flow) else {
+                break;
+            };
             let Some(parent) = &info.parent else { break };
-            let Some(instance) = self.by_id.get(parent.instance.as_str()) else { break };
+            let Some(instance) = self.by_id.get(parent.instance.as_str()) else {
+                break;
+            };
             status_open &= !info.has_status_port;
             level_node = instance;
         }
@@ -286,8 +301,14 @@ impl<'g> Router<'g> {
     }
 
     /// Node-RED's candidate selection: scope, group containment, sorted by group distance.
-    fn candidates<'w>(&self, watchers: Option<&'w Vec<Watcher<'g>>>, reporter: &PlannedNode) -> Vec<&'w Watcher<'g>> {
-        let Some(watchers) = watchers else { return Vec::new() };
+    fn candidates<'w>(
+        &self,
+        watchers: Option<&'w Vec<Watcher<'g>>>,
+        reporter: &PlannedNode,
+    ) -> Vec<&'w Watcher<'g>> {
+        let Some(watchers) = watchers else {
+            return Vec::new();
+        };
         let groups = self.flows.get(reporter.flow.as_str()).map(|f| &f.groups);
         let mut found: Vec<(usize, &Watcher<'_>)> = Vec::new();
         for w in watchers {
@@ -326,11 +347,22 @@ impl<'g> Router<'g> {
 /// Ids of nodes that sit in a cycle of wires (strongly connected components of size > 1,
 /// or wired to themselves): they get unbounded inboxes.
 pub fn nodes_in_cycles(graph: &Graph) -> HashSet<String> {
-    let index: HashMap<&str, usize> = graph.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
     let edges: Vec<Vec<usize>> = graph
         .nodes
         .iter()
-        .map(|n| n.wires.iter().flatten().filter_map(|t| index.get(t.as_str()).copied()).collect())
+        .map(|n| {
+            n.wires
+                .iter()
+                .flatten()
+                .filter_map(|t| index.get(t.as_str()).copied())
+                .collect()
+        })
         .collect();
     let mut cyclic = HashSet::new();
     for component in tarjan(&edges) {

@@ -59,6 +59,8 @@ impl Settings {
     }
 
     pub fn inbox_capacity(&self) -> usize {
-        usize::try_from(self.node_inbox_capacity).unwrap_or(1024).max(1)
+        usize::try_from(self.node_inbox_capacity)
+            .unwrap_or(1024)
+            .max(1)
     }
 }

@@ -54,13 +54,20 @@ impl Db {
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
+        for (index, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(done).unwrap_or(0))
+        {
             let mut tx = self.pool.begin().await?;
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
             // The version is our own integer, never input.
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", index + 1)))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "PRAGMA user_version = {}",
+                index + 1
+            )))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
         Ok(())
@@ -82,7 +89,11 @@ impl Db {
     }
 
     /// Writes changed scopes in one transaction; `None` data deletes the scope.
-    pub async fn save_context(&self, store: &str, scopes: &[(String, Option<String>)]) -> Result<(), StoreError> {
+    pub async fn save_context(
+        &self,
+        store: &str,
+        scopes: &[(String, Option<String>)],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for (scope, data) in scopes {
             match data {
@@ -113,21 +124,27 @@ impl Db {
     /// Records a deployed revision (a repeated deploy of the same flows is kept once).
     pub async fn save_revision(&self, rev: &str, flows: &str) -> Result<(), StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
-        sqlx::query("INSERT OR IGNORE INTO flow_revisions (rev, created_ms, flows) VALUES (?, ?, ?)")
-            .bind(rev)
-            .bind(now)
-            .bind(flows)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO flow_revisions (rev, created_ms, flows) VALUES (?, ?, ?)",
+        )
+        .bind(rev)
+        .bind(now)
+        .bind(flows)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Revisions, newest first: `(rev, created_ms)`.
     pub async fn revisions(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT rev, created_ms FROM flow_revisions ORDER BY created_ms DESC, rowid DESC")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        let rows = sqlx::query(
+            "SELECT rev, created_ms FROM flow_revisions ORDER BY created_ms DESC, rowid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     /// The flows JSON of one revision.
@@ -136,7 +153,9 @@ impl Db {
             .bind(rev)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| r.try_get(0)).transpose().map_err(StoreError::from)
+        row.map(|r| r.try_get(0))
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     pub async fn close(&self) {

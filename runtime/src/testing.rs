@@ -18,10 +18,12 @@ use crate::{DeployKind, DeployReport, Msg, Registry, Runtime, Settings, async_tr
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(3);
 
 type TapKey = (u64, String);
-static TAPS: LazyLock<Mutex<HashMap<TapKey, mpsc::UnboundedSender<Msg>>>> = LazyLock::new(Mutex::default);
+static TAPS: LazyLock<Mutex<HashMap<TapKey, mpsc::UnboundedSender<Msg>>>> =
+    LazyLock::new(Mutex::default);
 
 fn taps() -> std::sync::MutexGuard<'static, HashMap<TapKey, mpsc::UnboundedSender<Msg>>> {
-    TAPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    TAPS.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The `helper` node type: records every message it receives for the test to read.
@@ -76,8 +78,15 @@ struct Transform {
 fn build_transform(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let raw = cx.raw();
     Ok(Box::new(Transform {
-        op: raw.get("op").and_then(Json::as_str).unwrap_or("double").to_owned(),
-        by: raw.get("by").and_then(crate::loose::json_f64).unwrap_or(1.0),
+        op: raw
+            .get("op")
+            .and_then(Json::as_str)
+            .unwrap_or("double")
+            .to_owned(),
+        by: raw
+            .get("by")
+            .and_then(crate::loose::json_f64)
+            .unwrap_or(1.0),
         value: raw.get("value").cloned().unwrap_or(Json::Null),
         seen: 0,
     }))
@@ -117,12 +126,17 @@ fn build_fail(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 #[async_trait]
 impl Node for Fail {
     async fn on_input(&mut self, msg: Msg, _cx: &mut NodeCtx) -> Result<(), NodeError> {
-        let text = self
-            .message
-            .clone()
-            .unwrap_or_else(|| msg.payload().map(crate::Value::to_js_string).unwrap_or_default());
+        let text = self.message.clone().unwrap_or_else(|| {
+            msg.payload()
+                .map(crate::Value::to_js_string)
+                .unwrap_or_default()
+        });
         let error = NodeError::new(text);
-        Err(if self.attach_msg { error.for_msg(msg) } else { error })
+        Err(if self.attach_msg {
+            error.for_msg(msg)
+        } else {
+            error
+        })
     }
 }
 
@@ -135,7 +149,10 @@ fn build_status(_cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 #[async_trait]
 impl Node for StatusSetter {
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        let text = msg.payload().map(crate::Value::to_js_string).unwrap_or_default();
+        let text = msg
+            .payload()
+            .map(crate::Value::to_js_string)
+            .unwrap_or_default();
         cx.status(crate::Status::dot("green", text)).await;
         cx.send(msg).await;
         Ok(())
@@ -177,8 +194,11 @@ impl TestFlow {
 
     /// Loads with explicit settings (context stores, user dir, ...).
     pub async fn load_with(tables: &[&'static [NodeDef]], flow: Json, settings: Settings) -> Self {
-        let registry = Registry::new(tables.iter().copied().chain([TEST_NODES])).expect("node types are unique");
-        let runtime = Runtime::new(Arc::new(registry), settings).await.expect("runtime starts");
+        let registry = Registry::new(tables.iter().copied().chain([TEST_NODES]))
+            .expect("node types are unique");
+        let runtime = Runtime::new(Arc::new(registry), settings)
+            .await
+            .expect("runtime starts");
         let events = runtime.events().subscribe();
         let mut this = Self {
             runtime,
@@ -222,7 +242,10 @@ impl TestFlow {
     /// `helper.getNode(id).receive(msg)`.
     pub async fn receive(&self, id: &str, msg: Json) {
         let msg = Msg::try_from(msg).expect("a message is a JSON object");
-        self.runtime.receive(id, msg).await.expect("node is running");
+        self.runtime
+            .receive(id, msg)
+            .await
+            .expect("node is running");
     }
 
     /// The next message helper `id` receives; fails the test after [`DEFAULT_WAIT`].
@@ -265,9 +288,11 @@ impl TestFlow {
     /// The next log entry (`debug` topic with a `level`) of node `id`.
     pub async fn log_entry(&mut self, id: &str) -> Json {
         let id = id.to_owned();
-        self.event(move |e| e.topic == "debug" && e.data.get("level").is_some() && e.data["id"] == id.as_str())
-            .await
-            .data
+        self.event(move |e| {
+            e.topic == "debug" && e.data.get("level").is_some() && e.data["id"] == id.as_str()
+        })
+        .await
+        .data
     }
 
     /// Stops every node and closes the stores.

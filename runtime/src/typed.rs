@@ -69,7 +69,11 @@ impl Jsonata {
     }
 
     /// Evaluates against a message; `extra` binds further variables (`$A`, `$I`, ...).
-    pub fn evaluate(&self, cx: Eval<'_>, extra: &[(&str, Value)]) -> Result<Option<Value>, EvalError> {
+    pub fn evaluate(
+        &self,
+        cx: Eval<'_>,
+        extra: &[(&str, Value)],
+    ) -> Result<Option<Value>, EvalError> {
         let input = cx.msg.map(|m| {
             let json = m.as_value().to_json();
             if self.legacy_msg {
@@ -101,7 +105,8 @@ fn mentions_msg(source: &str) -> bool {
     source.match_indices("msg").any(|(i, _)| {
         let before = i.checked_sub(1).and_then(|j| bytes.get(j)).copied();
         let after = bytes.get(i + 3).copied();
-        let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$');
+        let word =
+            |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$');
         !word(before) && !word(after)
     })
 }
@@ -112,20 +117,32 @@ fn host_functions(cx: Eval<'_>) -> jlens_core::Bindings {
     let mut bindings = jlens_core::Bindings::new().function(
         "env",
         jlens_core::HostFunction::new(1, move |args, _| {
-            let name = args.first().and_then(|a| a.as_ref()).and_then(Json::as_str).unwrap_or_default();
+            let name = args
+                .first()
+                .and_then(|a| a.as_ref())
+                .and_then(Json::as_str)
+                .unwrap_or_default();
             Ok(env.get(name).map(|v| v.to_json()))
         })
         .without_input(),
     );
     if let Some(context) = cx.context {
-        for (fname, scope) in [("flowContext", ContextScope::Flow), ("globalContext", ContextScope::Global)] {
+        for (fname, scope) in [
+            ("flowContext", ContextScope::Flow),
+            ("globalContext", ContextScope::Global),
+        ] {
             let context = context.clone();
             bindings = bindings.function(
                 fname,
                 jlens_core::HostFunction::new(2, move |args, _| {
-                    let arg = |i: usize| args.get(i).and_then(|a| a.as_ref()).and_then(Json::as_str);
+                    let arg =
+                        |i: usize| args.get(i).and_then(|a| a.as_ref()).and_then(Json::as_str);
                     let key = arg(0).unwrap_or_default();
-                    Ok(context.get(scope, key, arg(1)).ok().flatten().map(|v| v.to_json()))
+                    Ok(context
+                        .get(scope, key, arg(1))
+                        .ok()
+                        .flatten()
+                        .map(|v| v.to_json()))
                 })
                 .without_input(),
             );
@@ -217,7 +234,9 @@ impl TypedValue {
                 "iso" | "object" => DateFormat::Iso,
                 other => DateFormat::Pattern(other.to_owned()),
             }),
-            "msg" => Self::Msg(PropPath::parse_msg(&text).map_err(|e| TypedError::Path(e.to_string()))?),
+            "msg" => {
+                Self::Msg(PropPath::parse_msg(&text).map_err(|e| TypedError::Path(e.to_string()))?)
+            }
             "flow" => Self::Flow(ContextRef::parse(&text)?),
             "global" => Self::Global(ContextRef::parse(&text)?),
             "env" => Self::Env(text),
@@ -238,7 +257,11 @@ impl TypedValue {
             Self::Date(format) => Some(render_date(format, Utc::now())),
             Self::Msg(path) => cx.msg.and_then(|m| m.get_path(path)).cloned(),
             Self::Flow(r) | Self::Global(r) => {
-                let scope = if matches!(self, Self::Flow(_)) { ContextScope::Flow } else { ContextScope::Global };
+                let scope = if matches!(self, Self::Flow(_)) {
+                    ContextScope::Flow
+                } else {
+                    ContextScope::Global
+                };
                 match cx.context {
                     Some(context) => {
                         let key = r.resolve_key(cx.msg)?;
@@ -254,7 +277,10 @@ impl TypedValue {
 
     /// True for the types whose value depends on the message or on state.
     pub fn is_dynamic(&self) -> bool {
-        matches!(self, Self::Msg(_) | Self::Flow(_) | Self::Global(_) | Self::Jsonata(_) | Self::Date(_))
+        matches!(
+            self,
+            Self::Msg(_) | Self::Flow(_) | Self::Global(_) | Self::Jsonata(_) | Self::Date(_)
+        )
     }
 }
 
@@ -286,14 +312,17 @@ fn parse_bin(text: &str) -> Result<Bytes, TypedError> {
             .collect::<Result<Vec<u8>, _>>()
             .map(Bytes::from),
         Ok(Json::String(s)) => Ok(Bytes::from(s.into_bytes())),
-        Ok(_) => Err(TypedError::Bin("expected an array of bytes or a string".to_owned())),
+        Ok(_) => Err(TypedError::Bin(
+            "expected an array of bytes or a string".to_owned(),
+        )),
         Err(e) => Err(TypedError::Bin(e.to_string())),
     }
 }
 
 /// Compiles a JavaScript regular expression (`flags` such as `"i"`).
 pub fn compile_regex(pattern: &str, flags: &str) -> Result<regress::Regex, TypedError> {
-    regress::Regex::with_flags(pattern, flags).map_err(|e| TypedError::Regex(format!("{pattern}: {e}")))
+    regress::Regex::with_flags(pattern, flags)
+        .map_err(|e| TypedError::Regex(format!("{pattern}: {e}")))
 }
 
 /// Renders now for a `date` typed input.
@@ -309,12 +338,22 @@ pub fn render_date(format: &DateFormat, now: DateTime<Utc>) -> Value {
 /// Text in `[brackets]` is literal.
 pub fn moment_format(pattern: &str, t: &DateTime<Local>) -> String {
     const TOKENS: [&str; 21] = [
-        "YYYY", "YY", "MMMM", "MMM", "MM", "M", "DD", "D", "HH", "H", "hh", "h", "mm", "m", "ss", "s", "SSS", "A",
-        "a", "ZZ", "Z",
+        "YYYY", "YY", "MMMM", "MMM", "MM", "M", "DD", "D", "HH", "H", "hh", "h", "mm", "m", "ss",
+        "s", "SSS", "A", "a", "ZZ", "Z",
     ];
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-        "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut rest = pattern;
@@ -377,7 +416,11 @@ pub fn moment_format(pattern: &str, t: &DateTime<Local>) -> String {
 }
 
 /// Evaluates one `env` entry of a tab, group, subflow or `global-config` at deploy.
-pub fn evaluate_env_entry(kind: &str, value: Option<&Json>, scope: &Arc<EnvLevel>) -> Result<Value, String> {
+pub fn evaluate_env_entry(
+    kind: &str,
+    value: Option<&Json>,
+    scope: &Arc<EnvLevel>,
+) -> Result<Value, String> {
     let raw = value.cloned().unwrap_or(Json::Null);
     let env = Env {
         node_id: Arc::from(""),
@@ -392,14 +435,25 @@ pub fn evaluate_env_entry(kind: &str, value: Option<&Json>, scope: &Arc<EnvLevel
         "conf-type" | "node" => Ok(Value::String(json_text(&raw))),
         "jsonata" => {
             let expr = Jsonata::compile(&json_text(&raw)).map_err(|e| e.to_string())?;
-            expr.evaluate(Eval { msg: None, env: &env, context: None }, &[])
-                .map(Option::unwrap_or_default)
-                .map_err(|e| e.to_string())
+            expr.evaluate(
+                Eval {
+                    msg: None,
+                    env: &env,
+                    context: None,
+                },
+                &[],
+            )
+            .map(Option::unwrap_or_default)
+            .map_err(|e| e.to_string())
         }
         other => {
             let typed = TypedValue::compile(other, &raw).map_err(|e| e.to_string())?;
             typed
-                .evaluate(Eval { msg: None, env: &env, context: None })
+                .evaluate(Eval {
+                    msg: None,
+                    env: &env,
+                    context: None,
+                })
                 .map(Option::unwrap_or_default)
                 .map_err(|e| e.to_string())
         }
@@ -423,7 +477,12 @@ mod tests {
 
     fn eval(t: &TypedValue, msg: &Msg) -> Option<Value> {
         let env = env();
-        t.evaluate(Eval { msg: Some(msg), env: &env, context: None }).expect("evaluates")
+        t.evaluate(Eval {
+            msg: Some(msg),
+            env: &env,
+            context: None,
+        })
+        .expect("evaluates")
     }
 
     #[test]
@@ -434,17 +493,32 @@ mod tests {
         assert_eq!(v("num", json!(2.5)), Some(Value::from(2.5)));
         assert_eq!(v("bool", json!("TRUE")), Some(Value::Bool(true)));
         assert_eq!(v("bool", json!(true)), Some(Value::Bool(true)));
-        assert_eq!(v("json", json!("{\"x\":\"vx\"}")), Some(Value::from(json!({"x":"vx"}))));
-        assert_eq!(v("bin", json!("[1,2,3]")), Some(Value::Bytes(Bytes::from_static(&[1, 2, 3]))));
+        assert_eq!(
+            v("json", json!("{\"x\":\"vx\"}")),
+            Some(Value::from(json!({"x":"vx"})))
+        );
+        assert_eq!(
+            v("bin", json!("[1,2,3]")),
+            Some(Value::Bytes(Bytes::from_static(&[1, 2, 3])))
+        );
         assert_eq!(v("env", json!("X")), Some(Value::from("vx")));
         assert_eq!(v("str", json!(5)), Some(Value::from("5")));
     }
 
     #[test]
     fn bad_json_and_regex_fail_at_compile() {
-        assert!(matches!(TypedValue::compile("json", &json!("{")), Err(TypedError::Json(_))));
-        assert!(matches!(TypedValue::compile("re", &json!("(")), Err(TypedError::Regex(_))));
-        assert!(matches!(TypedValue::compile("jsonata", &json!("$$$(")), Err(TypedError::Jsonata(_))));
+        assert!(matches!(
+            TypedValue::compile("json", &json!("{")),
+            Err(TypedError::Json(_))
+        ));
+        assert!(matches!(
+            TypedValue::compile("re", &json!("(")),
+            Err(TypedError::Regex(_))
+        ));
+        assert!(matches!(
+            TypedValue::compile("jsonata", &json!("$$$(")),
+            Err(TypedError::Jsonata(_))
+        ));
     }
 
     #[test]
@@ -461,11 +535,16 @@ mod tests {
     /// The sample of expressions DESIGN.md asks to check against Node-RED's results.
     #[test]
     fn jsonata_sample_matches_node_red() {
-        let msg = Msg::try_from(json!({"payload": {"b": 2, "a": 1, "items": [{"v": 1.5}, {"v": 2}]}, "topic": "t"}))
-            .expect("object");
+        let msg = Msg::try_from(
+            json!({"payload": {"b": 2, "a": 1, "items": [{"v": 1.5}, {"v": 2}]}, "topic": "t"}),
+        )
+        .expect("object");
         let cases = [
             ("topic & '-' & payload.a", json!("t-1")),
-            ("$string(payload.{'b': b, 'a': a})", json!("{\"b\":2,\"a\":1}")),
+            (
+                "$string(payload.{'b': b, 'a': a})",
+                json!("{\"b\":2,\"a\":1}"),
+            ),
             ("payload.a / 4 + payload.b * 3", json!(6.25)),
             ("$sum(payload.items.v)", json!(3.5)),
             ("$count(payload.items)", json!(2)),
@@ -476,7 +555,9 @@ mod tests {
             assert_eq!(eval(&t, &msg), Some(Value::from(expected)), "{source}");
         }
         let now = TypedValue::compile("jsonata", &json!("$now()")).expect("compiles");
-        let Some(Value::String(text)) = eval(&now, &msg) else { panic!("$now gives a string") };
+        let Some(Value::String(text)) = eval(&now, &msg) else {
+            panic!("$now gives a string")
+        };
         assert!(text.ends_with('Z') && text.contains('T'), "{text}");
     }
 

@@ -3,7 +3,9 @@
 //! Config: `name`, `info` (markdown shown in the editor). No runtime behaviour: messages
 //! that reach it (it has no input port in the editor) are ignored.
 
-use ferrite_runtime::{Build, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, async_trait};
+use ferrite_runtime::{
+    Build, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, async_trait,
+};
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "comment",

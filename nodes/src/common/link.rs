@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use ferrite_runtime::route::{NodeHandle, NodeIdent};
 use ferrite_runtime::{
-    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, TimerId, Value, async_trait,
+    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, TimerId,
+    Value, async_trait,
 };
 use serde::Deserialize;
 
@@ -129,7 +130,9 @@ fn build_call(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let config: LinkCallConfig = cx.config()?;
     let static_target = match &config.links {
         serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Array(items) => items.first().and_then(|v| v.as_str()).map(str::to_owned),
+        serde_json::Value::Array(items) => {
+            items.first().and_then(|v| v.as_str()).map(str::to_owned)
+        }
         _ => None,
     };
     let dynamic = config.link_type == "dynamic";
@@ -170,7 +173,11 @@ impl LinkCall {
                 .filter(|h| *h.ident.name == *wanted)
                 .collect();
             // The caller's flow first; then anywhere. More than one match is ambiguous.
-            let local: Vec<&NodeHandle> = named.iter().copied().filter(|h| same_flow(&h.ident, cx.ident())).collect();
+            let local: Vec<&NodeHandle> = named
+                .iter()
+                .copied()
+                .filter(|h| same_flow(&h.ident, cx.ident()))
+                .collect();
             let candidates = if local.is_empty() { named } else { local };
             match candidates.as_slice() {
                 [one] => return Ok(one),
@@ -193,7 +200,11 @@ impl Node for LinkCall {
             Ok(handle) => handle.ident.id.to_string(),
             Err(e) => return Err(NodeError::new(e).for_msg(msg)),
         };
-        let event_id = format!("{:016x}{:012x}", fastrand_u64(), fastrand_u64() & 0xffff_ffff_ffff);
+        let event_id = format!(
+            "{:016x}{:012x}",
+            fastrand_u64(),
+            fastrand_u64() & 0xffff_ffff_ffff
+        );
         let mut entry = ferrite_runtime::Map::new();
         entry.insert("id".to_owned(), Value::String(event_id.clone()));
         entry.insert("node".to_owned(), Value::String(cx.id().to_owned()));
@@ -202,7 +213,10 @@ impl Node for LinkCall {
         match map.get_mut("_linkSource") {
             Some(Value::Array(stack)) => stack.push(Value::Object(entry)),
             _ => {
-                map.insert("_linkSource".to_owned(), Value::Array(vec![Value::Object(entry)]));
+                map.insert(
+                    "_linkSource".to_owned(),
+                    Value::Array(vec![Value::Object(entry)]),
+                );
             }
         }
         let timer = cx.after(self.timeout);
@@ -215,7 +229,9 @@ impl Node for LinkCall {
     async fn on_event(&mut self, event: Event, cx: &mut NodeCtx) -> Result<(), NodeError> {
         match event {
             Event::Custom(any) => {
-                let Ok(back) = any.downcast::<LinkReturn>() else { return Ok(()) };
+                let Ok(back) = any.downcast::<LinkReturn>() else {
+                    return Ok(());
+                };
                 let LinkReturn { event_id, mut msg } = *back;
                 if matches!(msg.get("_linkSource"), Some(Value::Array(stack)) if stack.is_empty()) {
                     msg.remove("_linkSource");
@@ -229,7 +245,9 @@ impl Node for LinkCall {
             }
             Event::Timer(timer) => {
                 cx.timer_fired(timer);
-                let Some(event_id) = self.by_timer.remove(&timer) else { return Ok(()) };
+                let Some(event_id) = self.by_timer.remove(&timer) else {
+                    return Ok(());
+                };
                 match self.pending.remove(&event_id) {
                     Some((_, original)) => Err(NodeError::new("timeout").for_msg(original)),
                     None => Ok(()),

@@ -68,7 +68,11 @@ pub fn changed_ids(old: &[RawNode], new: &[RawNode], kind: DeployKind) -> Option
         .filter(|n| !new_by_id.contains_key(n.id.as_str()))
         .map(|n| n.id.as_str())
         .collect();
-    if removed.iter().any(|id| old_by_id.get(id).is_some_and(|n| n.type_name == "global-config")) {
+    if removed.iter().any(|id| {
+        old_by_id
+            .get(id)
+            .is_some_and(|n| n.type_name == "global-config")
+    }) {
         return None;
     }
 
@@ -95,7 +99,8 @@ pub fn changed_ids(old: &[RawNode], new: &[RawNode], kind: DeployKind) -> Option
         // A changed member makes its subflow change (so its instances restart).
         for node in new.iter().chain(old.iter()) {
             if let Some(z) = node.z.as_deref() {
-                let member_changed = changed.contains(&node.id) || removed.contains(node.id.as_str());
+                let member_changed =
+                    changed.contains(&node.id) || removed.contains(node.id.as_str());
                 let is_subflow = new_by_id.get(z).is_some_and(|s| s.type_name == "subflow");
                 if member_changed && is_subflow && changed.insert(z.to_owned()) {
                     grew = true;
@@ -119,8 +124,14 @@ pub fn changed_ids(old: &[RawNode], new: &[RawNode], kind: DeployKind) -> Option
         let mut links: HashMap<&str, Vec<&str>> = HashMap::new();
         for node in old.iter().chain(new.iter()) {
             for target in node.wires.iter().flatten() {
-                links.entry(node.id.as_str()).or_default().push(target.as_str());
-                links.entry(target.as_str()).or_default().push(node.id.as_str());
+                links
+                    .entry(node.id.as_str())
+                    .or_default()
+                    .push(target.as_str());
+                links
+                    .entry(target.as_str())
+                    .or_default()
+                    .push(node.id.as_str());
             }
         }
         let mut stack: Vec<&str> = changed
@@ -152,7 +163,8 @@ fn differs(old: &RawNode, new: &RawNode) -> bool {
         return true;
     }
     let ignored = |key: &str, group: bool| {
-        matches!(key, "x" | "y" | "wires") || (group && matches!(key, "nodes" | "style" | "w" | "h"))
+        matches!(key, "x" | "y" | "wires")
+            || (group && matches!(key, "nodes" | "style" | "w" | "h"))
     };
     let group = new.type_name == "group";
     let keys = |n: &RawNode| n.config.keys().filter(|k| !ignored(k, group)).count();
@@ -181,7 +193,10 @@ mod tests {
     use serde_json::json;
 
     fn nodes(flows: Json) -> Vec<RawNode> {
-        read_nodes(flows.as_array().expect("array"), &mut DeployReport::default())
+        read_nodes(
+            flows.as_array().expect("array"),
+            &mut DeployReport::default(),
+        )
     }
 
     fn base() -> Json {
@@ -199,7 +214,10 @@ mod tests {
         let old = nodes(base());
         let mut moved = base();
         moved[1]["x"] = json!(500);
-        assert_eq!(changed_ids(&old, &nodes(moved), DeployKind::Nodes), Some(HashSet::new()));
+        assert_eq!(
+            changed_ids(&old, &nodes(moved), DeployKind::Nodes),
+            Some(HashSet::new())
+        );
         let mut edited = base();
         edited[4]["name"] = json!("renamed");
         assert_eq!(

@@ -70,7 +70,13 @@ pub struct PlannedNode {
 
 impl PlannedNode {
     pub fn is_config(&self) -> bool {
-        matches!(self.plan, Plan::Registered(NodeDef { build: Build::Config(_), .. }))
+        matches!(
+            self.plan,
+            Plan::Registered(NodeDef {
+                build: Build::Config(_),
+                ..
+            })
+        )
     }
 }
 
@@ -248,11 +254,7 @@ impl<'a> Builder<'a> {
                 if (kind == "env") != pass_refs {
                     continue;
                 }
-                let scope = EnvLevel::new(
-                    LevelKind::Global,
-                    vars.clone(),
-                    Arc::clone(parent),
-                );
+                let scope = EnvLevel::new(LevelKind::Global, vars.clone(), Arc::clone(parent));
                 match evaluate_env_entry(kind, entry.get("value"), &scope) {
                     Ok(v) => {
                         vars.insert(name.to_owned(), v);
@@ -306,7 +308,11 @@ impl<'a> Builder<'a> {
                 vars,
                 Arc::clone(global),
             );
-            let members = self.members.get(tab.id.as_str()).cloned().unwrap_or_default();
+            let members = self
+                .members
+                .get(tab.id.as_str())
+                .cloned()
+                .unwrap_or_default();
             self.graph.flows.insert(
                 tab.id.clone(),
                 FlowInfo {
@@ -426,7 +432,11 @@ impl<'a> Builder<'a> {
     }
 
     /// Env levels for the groups of a container, nested groups chaining to their parent.
-    fn group_levels(&mut self, members: &[&'a RawNode], scope: &Scope) -> HashMap<String, Arc<EnvLevel>> {
+    fn group_levels(
+        &mut self,
+        members: &[&'a RawNode],
+        scope: &Scope,
+    ) -> HashMap<String, Arc<EnvLevel>> {
         let groups: HashMap<&str, &RawNode> = members
             .iter()
             .filter(|n| n.type_name == "group")
@@ -455,7 +465,9 @@ impl<'a> Builder<'a> {
             return Arc::clone(&scope.level);
         };
         let parent = match &group.g {
-            Some(pg) if depth < groups.len() => self.group_level(pg, groups, scope, levels, depth + 1),
+            Some(pg) if depth < groups.len() => {
+                self.group_level(pg, groups, scope, levels, depth + 1)
+            }
             _ => Arc::clone(&scope.level),
         };
         let entries = env_entries(&group.config);
@@ -472,7 +484,13 @@ impl<'a> Builder<'a> {
         level
     }
 
-    fn plan_instance(&mut self, raw_instance: &'a RawNode, sf_id: &str, mut instance: PlannedNode, scope: &Scope) {
+    fn plan_instance(
+        &mut self,
+        raw_instance: &'a RawNode,
+        sf_id: &str,
+        mut instance: PlannedNode,
+        scope: &Scope,
+    ) {
         let Some(def) = self.subflows.get(sf_id).map(|c| c.raw) else {
             return;
         };
@@ -582,7 +600,12 @@ impl<'a> Builder<'a> {
             for (source, source_port) in port_wires_one(status.get("wires")) {
                 if let Some(id) = id_map.get(&source) {
                     let id = id.clone();
-                    self.append_wires(instance_index, &id, source_port, std::slice::from_ref(&sink_id));
+                    self.append_wires(
+                        instance_index,
+                        &id,
+                        source_port,
+                        std::slice::from_ref(&sink_id),
+                    );
                 }
             }
             let mut sink = self.graph.nodes[instance_index].clone();
@@ -597,7 +620,10 @@ impl<'a> Builder<'a> {
     }
 
     fn append_wires(&mut self, from_index: usize, id: &str, port: usize, targets: &[String]) {
-        if let Some(node) = self.graph.nodes[from_index..].iter_mut().find(|n| n.id == id) {
+        if let Some(node) = self.graph.nodes[from_index..]
+            .iter_mut()
+            .find(|n| n.id == id)
+        {
             if node.wires.len() <= port {
                 node.wires.resize(port + 1, Vec::new());
             }
@@ -607,16 +633,32 @@ impl<'a> Builder<'a> {
 
     /// Wires output `port` of node `id` to `targets`. For a subflow instance that means
     /// wiring the internal nodes feeding that port (recursively, for nested subflows).
-    fn connect_output(&mut self, from_index: usize, id: &str, port: usize, targets: &[String], depth: usize) {
-        let Some(index) = self.graph.nodes[from_index..].iter().position(|n| n.id == id).map(|i| i + from_index)
+    fn connect_output(
+        &mut self,
+        from_index: usize,
+        id: &str,
+        port: usize,
+        targets: &[String],
+        depth: usize,
+    ) {
+        let Some(index) = self.graph.nodes[from_index..]
+            .iter()
+            .position(|n| n.id == id)
+            .map(|i| i + from_index)
         else {
             return;
         };
-        if !matches!(self.graph.nodes[index].plan, Plan::SubflowInstance) || depth > MAX_SUBFLOW_DEPTH {
+        if !matches!(self.graph.nodes[index].plan, Plan::SubflowInstance)
+            || depth > MAX_SUBFLOW_DEPTH
+        {
             self.append_wires(index, id, port, targets);
             return;
         }
-        let sources = self.graph.nodes[index].outputs_from.get(port).cloned().unwrap_or_default();
+        let sources = self.graph.nodes[index]
+            .outputs_from
+            .get(port)
+            .cloned()
+            .unwrap_or_default();
         for (source, source_port) in sources {
             if source == id {
                 // The instance's input wired straight to this output.
@@ -630,7 +672,8 @@ impl<'a> Builder<'a> {
     /// Config nodes before flow nodes; a config node naming another comes after it.
     fn order_config_nodes(&mut self) {
         let nodes = std::mem::take(&mut self.graph.nodes);
-        let (configs, flow_nodes): (Vec<_>, Vec<_>) = nodes.into_iter().partition(PlannedNode::is_config);
+        let (configs, flow_nodes): (Vec<_>, Vec<_>) =
+            nodes.into_iter().partition(PlannedNode::is_config);
         let ids: HashSet<String> = configs.iter().map(|c| c.id.clone()).collect();
         let mut ordered: Vec<PlannedNode> = Vec::with_capacity(configs.len());
         let mut placed: HashSet<String> = HashSet::new();
@@ -687,8 +730,15 @@ impl Scope {
     }
 }
 
-fn groups_of(members: &[&RawNode], id_map: Option<&HashMap<String, String>>) -> HashMap<String, Option<String>> {
-    let map_id = |id: &str| id_map.and_then(|m| m.get(id).cloned()).unwrap_or_else(|| id.to_owned());
+fn groups_of(
+    members: &[&RawNode],
+    id_map: Option<&HashMap<String, String>>,
+) -> HashMap<String, Option<String>> {
+    let map_id = |id: &str| {
+        id_map
+            .and_then(|m| m.get(id).cloned())
+            .unwrap_or_else(|| id.to_owned())
+    };
     members
         .iter()
         .filter(|n| n.type_name == "group")
@@ -699,7 +749,10 @@ fn groups_of(members: &[&RawNode], id_map: Option<&HashMap<String, String>>) -> 
 /// The `env` array of a tab, group, subflow or instance.
 fn env_entries(config: &Map<String, Json>) -> Vec<Map<String, Json>> {
     match config.get("env") {
-        Some(Json::Array(items)) => items.iter().filter_map(|i| i.as_object().cloned()).collect(),
+        Some(Json::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_object().cloned())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -740,7 +793,10 @@ fn json_index(v: &Json) -> Option<usize> {
 /// A string or array-of-strings property (`links`, `scope`).
 pub fn string_list(v: Option<&Json>) -> Vec<String> {
     match v {
-        Some(Json::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        Some(Json::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
         Some(Json::String(s)) if !s.is_empty() => vec![s.clone()],
         _ => Vec::new(),
     }

@@ -65,7 +65,9 @@ impl fmt::Display for DeployIssue {
             (Some(id), Some(t)) if self.name.is_empty() => {
                 write!(f, "{level}: [{t}:{id}] {}", self.message)
             }
-            (Some(id), Some(t)) => write!(f, "{level}: [{t}:{id}] ({}) {}", self.name, self.message),
+            (Some(id), Some(t)) => {
+                write!(f, "{level}: [{t}:{id}] ({}) {}", self.name, self.message)
+            }
             _ => write!(f, "{level}: {}", self.message),
         }
     }

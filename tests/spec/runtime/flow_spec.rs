@@ -23,7 +23,8 @@ async fn fan_out_gives_every_wire_its_own_copy() {
         {"id": "hb", "type": "helper"}
     ]))
     .await;
-    flow.receive("src", json!({"payload": "original", "deep": {"x": 1}})).await;
+    flow.receive("src", json!({"payload": "original", "deep": {"x": 1}}))
+        .await;
     let a = flow.next("ha").await;
     let b = flow.next("hb").await;
     assert_eq!(a.payload().and_then(|p| p.as_str()), Some("changed"));
@@ -35,7 +36,10 @@ async fn fan_out_gives_every_wire_its_own_copy() {
 /// _msgid: a received message without one gets a 16 hex character id.
 #[tokio::test]
 async fn messages_get_a_sixteen_hex_msgid() {
-    let mut flow = harness::load(json!([{"id": "j", "type": "junction", "wires": [["h"]]}, {"id": "h", "type": "helper"}])).await;
+    let mut flow = harness::load(
+        json!([{"id": "j", "type": "junction", "wires": [["h"]]}, {"id": "h", "type": "helper"}]),
+    )
+    .await;
     flow.receive("j", json!({"payload": 1})).await;
     let msg = flow.next("h").await;
     let id = msg.msgid().expect("has an id");
@@ -61,7 +65,12 @@ async fn flows_with_loops_run_without_deadlock() {
     }
     let mut last = 0;
     for _ in 0..20_000 {
-        last = flow.next("h").await.payload().and_then(|p| p.as_i64()).unwrap_or(0);
+        last = flow
+            .next("h")
+            .await
+            .payload()
+            .and_then(|p| p.as_i64())
+            .unwrap_or(0);
     }
     assert!(last >= 20_000, "the loop kept running: {last}");
     flow.unload().await;
@@ -137,7 +146,9 @@ async fn unknown_types_keep_the_flows_stopped() {
     assert_eq!(flow.report().missing_types, vec!["no-such-node".to_owned()]);
     assert!(!flow.runtime().started().await);
     assert!(flow.runtime().running_ids().await.is_empty());
-    let state = flow.event(|e| e.topic == "notification/runtime-state" && e.data.get("error").is_some()).await;
+    let state = flow
+        .event(|e| e.topic == "notification/runtime-state" && e.data.get("error").is_some())
+        .await;
     assert_eq!(state.data["error"], "missing-types");
     assert_eq!(state.data["types"], json!(["no-such-node"]));
     flow.unload().await;
@@ -163,9 +174,24 @@ async fn env_substitution_uses_the_env_chain() {
     let mut got = Vec::new();
     for id in ["s1", "s2", "s3", "s4", "s5"] {
         flow.receive(id, json!({})).await;
-        got.push(flow.next("h").await.payload().map(|p| p.to_json()).unwrap_or(Json::Null));
+        got.push(
+            flow.next("h")
+                .await
+                .payload()
+                .map(|p| p.to_json())
+                .unwrap_or(Json::Null),
+        );
     }
-    assert_eq!(got, vec![json!(42), json!("in-group"), json!("My Flow"), json!(42), json!("NAME")]);
+    assert_eq!(
+        got,
+        vec![
+            json!(42),
+            json!("in-group"),
+            json!("My Flow"),
+            json!(42),
+            json!("NAME")
+        ]
+    );
     flow.unload().await;
 }
 
@@ -181,7 +207,10 @@ async fn global_config_env_is_visible_to_every_flow() {
     .await;
     assert!(flow.report().is_clean(), "{}", flow.report());
     flow.receive("s", json!({})).await;
-    assert_eq!(flow.next("h").await.payload().and_then(|p| p.as_str()), Some("plant-7"));
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_str()),
+        Some("plant-7")
+    );
     flow.unload().await;
 }
 
@@ -198,7 +227,12 @@ async fn counts(flow: &mut ferrite_runtime::testing::TestFlow) -> (i64, i64) {
     let mut out = [0; 2];
     for (i, id) in ["a", "b"].into_iter().enumerate() {
         flow.receive(id, json!({})).await;
-        out[i] = flow.next("h").await.payload().and_then(|p| p.as_i64()).unwrap_or(-1);
+        out[i] = flow
+            .next("h")
+            .await
+            .payload()
+            .and_then(|p| p.as_i64())
+            .unwrap_or(-1);
     }
     (out[0], out[1])
 }
@@ -241,9 +275,17 @@ async fn flows_deploy_restarts_wired_neighbours() {
     }
     flow.deploy(chain("two"), DeployKind::Flows).await;
     flow.receive("a", json!({})).await;
-    assert_eq!(flow.next("h").await.payload().and_then(|p| p.as_i64()), Some(1), "a is wired to b: restarted");
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_i64()),
+        Some(1),
+        "a is wired to b: restarted"
+    );
     flow.receive("c", json!({})).await;
-    assert_eq!(flow.next("h2").await.payload().and_then(|p| p.as_i64()), Some(2), "c is not: kept");
+    assert_eq!(
+        flow.next("h2").await.payload().and_then(|p| p.as_i64()),
+        Some(2),
+        "c is not: kept"
+    );
     flow.unload().await;
 }
 
@@ -254,9 +296,14 @@ async fn deploys_publish_runtime_state_and_revision() {
     let (_, rev) = flow.runtime().flows().await;
     assert_eq!(rev.len(), 64);
     let retained = flow.runtime().events().retained("notification/#");
-    assert!(retained.iter().any(|m| m.topic == "notification/runtime-state" && m.data["state"] == "start"));
+    assert!(
+        retained
+            .iter()
+            .any(|m| m.topic == "notification/runtime-state" && m.data["state"] == "start")
+    );
     assert!(retained.iter().any(|m| m.topic == "notification/runtime-deploy" && m.data["revision"] == rev.as_str()));
-    flow.deploy(json!([{"id": "j2", "type": "junction"}]), DeployKind::Full).await;
+    flow.deploy(json!([{"id": "j2", "type": "junction"}]), DeployKind::Full)
+        .await;
     let deploy = flow
         .event(|e| e.topic == "notification/runtime-deploy" && e.data["revision"] != rev.as_str())
         .await;
@@ -280,7 +327,14 @@ async fn flows_round_trip_with_unknown_keys() {
 /// Duplicate ids are reported with the node id and type.
 #[tokio::test]
 async fn duplicate_ids_are_reported() {
-    let flow = harness::load(json!([{"id": "j", "type": "junction"}, {"id": "j", "type": "comment"}])).await;
-    assert!(flow.report().issues.iter().any(|i| i.node_id.as_deref() == Some("j") && i.message.contains("duplicate")));
+    let flow =
+        harness::load(json!([{"id": "j", "type": "junction"}, {"id": "j", "type": "comment"}]))
+            .await;
+    assert!(
+        flow.report()
+            .issues
+            .iter()
+            .any(|i| i.node_id.as_deref() == Some("j") && i.message.contains("duplicate"))
+    );
     flow.unload().await;
 }

@@ -18,8 +18,12 @@ async fn every_flow_in_the_flows_directory_loads_without_issues() {
         }
         let text = std::fs::read_to_string(&path).expect("readable");
         let items = parse_flows_text(&text).unwrap_or_else(|r| panic!("{}: {r}", path.display()));
-        let runtime = Runtime::new(std::sync::Arc::clone(&registry), Settings::default()).await.expect("runtime");
-        let report = runtime.deploy(items, ferrite_runtime::DeployKind::Full).await;
+        let runtime = Runtime::new(std::sync::Arc::clone(&registry), Settings::default())
+            .await
+            .expect("runtime");
+        let report = runtime
+            .deploy(items, ferrite_runtime::DeployKind::Full)
+            .await;
         assert!(report.is_clean(), "{}: {report}", path.display());
         runtime.stop().await;
         checked += 1;

@@ -21,9 +21,12 @@ fn subflow(env: Json, inner: Json) -> Vec<Json> {
 /// A message into an instance goes through the subflow's nodes and out of its output.
 #[tokio::test]
 async fn instances_pass_messages_through_their_nodes() {
-    let mut nodes = subflow(json!([]), json!([
-        {"id": "sf1-n1", "z": "sf1", "type": "test-transform", "op": "double", "x": 1, "y": 1, "wires": []}
-    ]));
+    let mut nodes = subflow(
+        json!([]),
+        json!([
+            {"id": "sf1-n1", "z": "sf1", "type": "test-transform", "op": "double", "x": 1, "y": 1, "wires": []}
+        ]),
+    );
     nodes.extend([
         json!({"id": "t1", "type": "tab"}),
         json!({"id": "i1", "z": "t1", "type": "subflow:sf1", "x": 1, "y": 1, "wires": [["h"]]}),
@@ -31,9 +34,17 @@ async fn instances_pass_messages_through_their_nodes() {
     ]);
     let mut flow = harness::load(Json::Array(nodes)).await;
     assert!(flow.report().is_clean(), "{}", flow.report());
-    assert!(flow.runtime().running_ids().await.contains(&"i1-sf1-n1".to_owned()));
+    assert!(
+        flow.runtime()
+            .running_ids()
+            .await
+            .contains(&"i1-sf1-n1".to_owned())
+    );
     flow.receive("i1", json!({"payload": 21})).await;
-    assert_eq!(flow.next("h").await.payload().and_then(|p| p.as_i64()), Some(42));
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_i64()),
+        Some(42)
+    );
     flow.unload().await;
 }
 
@@ -60,10 +71,22 @@ async fn instance_env_overrides_definition_env() {
     let mut flow = harness::load(Json::Array(nodes)).await;
     flow.receive("i1", json!({})).await;
     flow.receive("i2", json!({})).await;
-    assert_eq!(flow.next("h1").await.payload().and_then(|p| p.as_i64()), Some(5));
-    assert_eq!(flow.next("h2").await.payload().and_then(|p| p.as_i64()), Some(7));
-    assert_eq!(flow.next("n1").await.payload().and_then(|p| p.as_str()), Some("first"));
-    assert_eq!(flow.next("n2").await.payload().and_then(|p| p.as_str()), Some("SF"));
+    assert_eq!(
+        flow.next("h1").await.payload().and_then(|p| p.as_i64()),
+        Some(5)
+    );
+    assert_eq!(
+        flow.next("h2").await.payload().and_then(|p| p.as_i64()),
+        Some(7)
+    );
+    assert_eq!(
+        flow.next("n1").await.payload().and_then(|p| p.as_str()),
+        Some("first")
+    );
+    assert_eq!(
+        flow.next("n2").await.payload().and_then(|p| p.as_str()),
+        Some("SF")
+    );
     flow.unload().await;
 }
 
@@ -79,7 +102,10 @@ async fn input_wired_straight_to_output_passes_through() {
     ]);
     let mut flow = harness::load(nodes).await;
     flow.receive("i1", json!({"payload": "same"})).await;
-    assert_eq!(flow.next("h").await.payload().and_then(|p| p.as_str()), Some("same"));
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_str()),
+        Some("same")
+    );
     flow.unload().await;
 }
 
@@ -88,11 +114,16 @@ async fn input_wired_straight_to_output_passes_through() {
 #[tokio::test]
 async fn uncaught_subflow_errors_bubble_to_the_parent_flow() {
     let make = |inner_catch: bool| {
-        let mut nodes = subflow(json!([]), json!([
-            {"id": "sf1-n1", "z": "sf1", "type": "test-fail", "message": "inner failure", "x": 1, "y": 1, "wires": []}
-        ]));
+        let mut nodes = subflow(
+            json!([]),
+            json!([
+                {"id": "sf1-n1", "z": "sf1", "type": "test-fail", "message": "inner failure", "x": 1, "y": 1, "wires": []}
+            ]),
+        );
         if inner_catch {
-            nodes.push(json!({"id": "sf1-c", "z": "sf1", "type": "catch", "x": 1, "y": 1, "wires": []}));
+            nodes.push(
+                json!({"id": "sf1-c", "z": "sf1", "type": "catch", "x": 1, "y": 1, "wires": []}),
+            );
         }
         nodes.extend([
             json!({"id": "t1", "type": "tab"}),
@@ -118,9 +149,12 @@ async fn uncaught_subflow_errors_bubble_to_the_parent_flow() {
 /// The subflow status output sets the instance's status, which parent status nodes see.
 #[tokio::test]
 async fn the_status_output_sets_the_instance_status() {
-    let mut nodes = subflow(json!([]), json!([
-        {"id": "sf1-n1", "z": "sf1", "type": "junction", "x": 1, "y": 1, "wires": []}
-    ]));
+    let mut nodes = subflow(
+        json!([]),
+        json!([
+            {"id": "sf1-n1", "z": "sf1", "type": "junction", "x": 1, "y": 1, "wires": []}
+        ]),
+    );
     nodes[0]["status"] = json!({"x": 1, "y": 1, "wires": [{"id": "sf1-n1", "port": 0}]});
     nodes.extend([
         json!({"id": "t1", "type": "tab"}),
@@ -159,7 +193,10 @@ async fn subflows_nest() {
     let ids = flow.runtime().running_ids().await;
     assert!(ids.contains(&"o1-outer-i-inner-n".to_owned()), "{ids:?}");
     flow.receive("o1", json!({"payload": 2})).await;
-    assert_eq!(flow.next("h").await.payload().and_then(|p| p.as_i64()), Some(6));
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_i64()),
+        Some(6)
+    );
     flow.unload().await;
 }
 
@@ -173,6 +210,13 @@ async fn a_self_containing_subflow_is_reported() {
         {"id": "i", "z": "t1", "type": "subflow:sf", "x": 1, "y": 1, "wires": []}
     ]);
     let flow = harness::load(nodes).await;
-    assert!(flow.report().issues.iter().any(|i| i.message.contains("nested too deeply")), "{}", flow.report());
+    assert!(
+        flow.report()
+            .issues
+            .iter()
+            .any(|i| i.message.contains("nested too deeply")),
+        "{}",
+        flow.report()
+    );
     flow.unload().await;
 }

@@ -30,14 +30,19 @@ async fn errors_reach_catch_with_error_details() {
         {"id": "bad", "type": "helper"}
     ]))
     .await;
-    flow.receive("f", json!({"payload": "foo", "topic": "bar"})).await;
+    flow.receive("f", json!({"payload": "foo", "topic": "bar"}))
+        .await;
     let msg = flow.next("bad").await;
     let value = msg.as_value().to_json();
     assert_eq!(value["payload"], "foo");
     assert_eq!(value["topic"], "bar");
     assert_eq!(value["error"]["message"], "This is an error");
-    assert_eq!(value["error"]["source"], json!({"id": "f", "type": "test-fail", "name": "failing", "count": 1}));
-    flow.expect_nothing("good", std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        value["error"]["source"],
+        json!({"id": "f", "type": "test-fail", "name": "failing", "count": 1})
+    );
+    flow.expect_nothing("good", std::time::Duration::from_millis(50))
+        .await;
     flow.unload().await;
 }
 
@@ -83,8 +88,14 @@ async fn catch_scopes_and_uncaught_follow_node_red() {
     flow.expect_nothing("h-sn3", quiet).await;
 
     flow.receive("3", json!({})).await;
-    assert_eq!(flow.next("h-sn3").await.as_value().to_json()["error"]["message"], "other");
-    assert_eq!(flow.next("h-sn4").await.as_value().to_json()["error"]["message"], "other");
+    assert_eq!(
+        flow.next("h-sn3").await.as_value().to_json()["error"]["message"],
+        "other"
+    );
+    assert_eq!(
+        flow.next("h-sn4").await.as_value().to_json()["error"]["message"],
+        "other"
+    );
     flow.expect_nothing("h-sn", quiet).await;
     flow.expect_nothing("h-sn2", quiet).await;
     flow.unload().await;
@@ -104,7 +115,8 @@ async fn unscoped_catch_wins_over_uncaught_catch() {
     .await;
     flow.receive("f", json!({"payload": "boom"})).await;
     flow.next("h-all").await;
-    flow.expect_nothing("h-unc", std::time::Duration::from_millis(50)).await;
+    flow.expect_nothing("h-unc", std::time::Duration::from_millis(50))
+        .await;
     flow.unload().await;
 }
 
@@ -119,7 +131,8 @@ async fn catch_nodes_only_see_their_own_tab() {
     ]))
     .await;
     flow.receive("f", json!({"payload": "boom"})).await;
-    flow.expect_nothing("h2", std::time::Duration::from_millis(80)).await;
+    flow.expect_nothing("h2", std::time::Duration::from_millis(80))
+        .await;
     flow.unload().await;
 }
 
@@ -137,9 +150,13 @@ async fn group_scoped_catch_sees_only_its_group() {
     ]))
     .await;
     flow.receive("outside", json!({})).await;
-    flow.expect_nothing("h", std::time::Duration::from_millis(50)).await;
+    flow.expect_nothing("h", std::time::Duration::from_millis(50))
+        .await;
     flow.receive("inner", json!({})).await;
-    assert_eq!(flow.next("h").await.as_value().to_json()["error"]["message"], "inner");
+    assert_eq!(
+        flow.next("h").await.as_value().to_json()["error"]["message"],
+        "inner"
+    );
     flow.unload().await;
 }
 
@@ -155,10 +172,13 @@ async fn an_error_loop_stops_after_ten_rounds() {
     flow.receive("f", json!({})).await;
     let mut last = 0;
     for _ in 0..9 {
-        last = flow.next("h").await.as_value().to_json()["error"]["source"]["count"].as_i64().unwrap_or(0);
+        last = flow.next("h").await.as_value().to_json()["error"]["source"]["count"]
+            .as_i64()
+            .unwrap_or(0);
     }
     assert_eq!(last, 9);
-    flow.expect_nothing("h", std::time::Duration::from_millis(100)).await;
+    flow.expect_nothing("h", std::time::Duration::from_millis(100))
+        .await;
     let warning = flow.log_entry("f").await;
     assert_eq!(warning["level"], 30);
     flow.unload().await;
@@ -178,6 +198,7 @@ async fn errors_without_a_message_are_logged_not_caught() {
     assert_eq!(entry["level"], 20);
     assert_eq!(entry["type"], "test-fail");
     assert_eq!(entry["msg"], "lonely");
-    flow.expect_nothing("h", std::time::Duration::from_millis(50)).await;
+    flow.expect_nothing("h", std::time::Duration::from_millis(50))
+        .await;
     flow.unload().await;
 }

@@ -9,6 +9,11 @@ use crate::harness;
 async fn should_be_loaded() {
     let flow = harness::load(json!([{"id": "n1", "type": "comment", "name": "comment"}])).await;
     assert!(flow.report().is_clean(), "{}", flow.report());
-    assert!(flow.runtime().running_ids().await.contains(&"n1".to_owned()));
+    assert!(
+        flow.runtime()
+            .running_ids()
+            .await
+            .contains(&"n1".to_owned())
+    );
     flow.unload().await;
 }

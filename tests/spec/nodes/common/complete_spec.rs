@@ -12,7 +12,8 @@ async fn should_output_a_message_when_called() {
         {"id": "n2", "type": "helper"}
     ]))
     .await;
-    let mst = json!({"text": "Oh dear", "source": {"id": "12345", "type": "testnode", "name": "fred"}});
+    let mst =
+        json!({"text": "Oh dear", "source": {"id": "12345", "type": "testnode", "name": "fred"}});
     flow.receive("n1", mst).await;
     let msg = flow.next("n2").await.as_value().to_json();
     assert_eq!(msg["text"], "Oh dear");
@@ -31,15 +32,22 @@ async fn complete_fires_when_a_node_in_scope_is_done() {
         {"id": "h", "type": "helper"}
     ]))
     .await;
-    flow.receive("t", json!({"payload": "start", "topic": "x"})).await;
+    flow.receive("t", json!({"payload": "start", "topic": "x"}))
+        .await;
     let sent = flow.next("out").await;
     let done = flow.next("h").await;
     let value = done.as_value().to_json();
-    assert_eq!(value["complete"]["source"], json!({"id": "t", "type": "test-transform", "name": "worker"}));
+    assert_eq!(
+        value["complete"]["source"],
+        json!({"id": "t", "type": "test-transform", "name": "worker"})
+    );
     assert_eq!(value["topic"], "x");
     assert_eq!(value["payload"], "done");
     assert_eq!(done.msgid(), sent.msgid());
-    assert!(sent.get("complete").is_none(), "the sent message is not changed");
+    assert!(
+        sent.get("complete").is_none(),
+        "the sent message is not changed"
+    );
     flow.unload().await;
 }
 
@@ -53,6 +61,7 @@ async fn failing_nodes_do_not_complete() {
     ]))
     .await;
     flow.receive("f", json!({"payload": "x"})).await;
-    flow.expect_nothing("h", std::time::Duration::from_millis(80)).await;
+    flow.expect_nothing("h", std::time::Duration::from_millis(80))
+        .await;
     flow.unload().await;
 }

@@ -11,7 +11,12 @@ use crate::harness;
 async fn should_be_loaded_link_in() {
     let flow = harness::load(json!([{"id": "n1", "type": "link in", "name": "link-in"}])).await;
     assert!(flow.report().is_clean(), "{}", flow.report());
-    assert!(flow.runtime().running_ids().await.contains(&"n1".to_owned()));
+    assert!(
+        flow.runtime()
+            .running_ids()
+            .await
+            .contains(&"n1".to_owned())
+    );
     flow.unload().await;
 }
 
@@ -20,7 +25,12 @@ async fn should_be_loaded_link_in() {
 async fn should_be_loaded_link_out() {
     let flow = harness::load(json!([{"id": "n1", "type": "link out", "name": "link-out"}])).await;
     assert!(flow.report().is_clean(), "{}", flow.report());
-    assert!(flow.runtime().running_ids().await.contains(&"n1".to_owned()));
+    assert!(
+        flow.runtime()
+            .running_ids()
+            .await
+            .contains(&"n1".to_owned())
+    );
     flow.unload().await;
 }
 
@@ -51,7 +61,10 @@ async fn should_be_linked_to_multiple_nodes() {
     .await;
     flow.receive("n1", json!({"payload": "hello"})).await;
     for _ in 0..2 {
-        assert_eq!(flow.next("n4").await.payload().and_then(|p| p.as_str()), Some("hello"));
+        assert_eq!(
+            flow.next("n4").await.payload().and_then(|p| p.as_str()),
+            Some("hello")
+        );
     }
     flow.unload().await;
 }
@@ -69,7 +82,10 @@ async fn should_be_linked_from_multiple_nodes() {
     flow.receive("n1", json!({"payload": "hello"})).await;
     flow.receive("n2", json!({"payload": "hello"})).await;
     for _ in 0..2 {
-        assert_eq!(flow.next("n4").await.payload().and_then(|p| p.as_str()), Some("hello"));
+        assert_eq!(
+            flow.next("n4").await.payload().and_then(|p| p.as_str()),
+            Some("hello")
+        );
     }
     flow.unload().await;
 }
@@ -103,7 +119,10 @@ async fn should_call_static_link_in_node_and_get_response() {
     flow.receive("link-call", json!({"payload": "hello"})).await;
     let msg = flow.next("n4").await;
     assert_eq!(msg.payload().and_then(|p| p.as_str()), Some("123"));
-    assert!(msg.get("_linkSource").is_none(), "an emptied _linkSource is removed");
+    assert!(
+        msg.get("_linkSource").is_none(),
+        "an emptied _linkSource is removed"
+    );
     flow.unload().await;
 }
 
@@ -121,8 +140,15 @@ async fn should_call_link_in_node_by_name_and_get_response() {
         {"id": "n4", "z": "tab-flow-1", "type": "helper"}
     ]))
     .await;
-    flow.receive("link-call", json!({"payload": "123", "target": "double payload"})).await;
-    assert_eq!(flow.next("n4").await.payload().and_then(|p| p.as_str()), Some("123123"));
+    flow.receive(
+        "link-call",
+        json!({"payload": "123", "target": "double payload"}),
+    )
+    .await;
+    assert_eq!(
+        flow.next("n4").await.payload().and_then(|p| p.as_str()),
+        Some("123123")
+    );
     flow.unload().await;
 }
 
@@ -140,7 +166,11 @@ async fn should_timeout_waiting_for_link_return() {
     ]))
     .await;
     let started = std::time::Instant::now();
-    flow.receive("link-call", json!({"payload": "hello", "target": "double payload"})).await;
+    flow.receive(
+        "link-call",
+        json!({"payload": "hello", "target": "double payload"}),
+    )
+    .await;
     let msg = flow.next("n4").await.as_value().to_json();
     assert!(started.elapsed() >= std::time::Duration::from_millis(450));
     assert_eq!(msg["target"], "double payload");
@@ -151,10 +181,17 @@ async fn should_timeout_waiting_for_link_return() {
 
 async fn expect_multiple_targets_error(tabs: serde_json::Value) {
     let mut flow = harness::load(tabs).await;
-    flow.receive("link-call", json!({"payload": "hello", "target": "double payload"})).await;
+    flow.receive(
+        "link-call",
+        json!({"payload": "hello", "target": "double payload"}),
+    )
+    .await;
     let msg = flow.next("n4").await.as_value().to_json();
     assert_eq!(msg["target"], "double payload");
-    let text = msg["error"]["message"].as_str().unwrap_or_default().to_owned();
+    let text = msg["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(text.contains("Multiple link-in nodes"), "{text}");
     assert_eq!(msg["error"]["source"]["id"], "link-call");
     flow.unload().await;
@@ -210,13 +247,17 @@ async fn should_not_raise_error_after_deploying_a_name_change_to_a_duplicate_lin
         ])
     };
     let mut flow = harness::load(flow_with("duplicate")).await;
-    let report = flow.deploy(flow_with("add"), ferrite_runtime::DeployKind::Nodes).await;
+    let report = flow
+        .deploy(flow_with("add"), ferrite_runtime::DeployKind::Nodes)
+        .await;
     assert!(report.is_clean(), "{report}");
-    flow.receive("link-call", json!({"payload": "hello", "target": "add"})).await;
+    flow.receive("link-call", json!({"payload": "hello", "target": "add"}))
+        .await;
     let msg = flow.next("n4").await.as_value().to_json();
     assert_eq!(msg["target"], "add");
     assert!(msg.get("error").is_none());
-    flow.expect_nothing("errors", std::time::Duration::from_millis(50)).await;
+    flow.expect_nothing("errors", std::time::Duration::from_millis(50))
+        .await;
     flow.unload().await;
 }
 

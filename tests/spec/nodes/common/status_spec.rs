@@ -12,11 +12,15 @@ async fn should_output_a_message_when_called() {
         {"id": "n2", "type": "helper"}
     ]))
     .await;
-    let mst = json!({"text": "Oh dear", "source": {"id": "12345", "type": "testnode", "name": "fred"}});
+    let mst =
+        json!({"text": "Oh dear", "source": {"id": "12345", "type": "testnode", "name": "fred"}});
     flow.receive("n1", mst).await;
     let msg = flow.next("n2").await.as_value().to_json();
     assert_eq!(msg["text"], "Oh dear");
-    assert_eq!(msg["source"], json!({"id": "12345", "type": "testnode", "name": "fred"}));
+    assert_eq!(
+        msg["source"],
+        json!({"id": "12345", "type": "testnode", "name": "fred"})
+    );
     flow.unload().await;
 }
 
@@ -41,8 +45,12 @@ async fn status_changes_reach_status_nodes_in_scope() {
     assert!(msg["_msgid"].is_string());
     flow.next("h-all").await;
     flow.receive("other", json!({"payload": "x"})).await;
-    assert_eq!(flow.next("h-all").await.as_value().to_json()["status"]["source"]["id"], "other");
-    flow.expect_nothing("h", std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        flow.next("h-all").await.as_value().to_json()["status"]["source"]["id"],
+        "other"
+    );
+    flow.expect_nothing("h", std::time::Duration::from_millis(50))
+        .await;
     flow.unload().await;
 }
 
@@ -52,7 +60,10 @@ async fn status_is_published_on_the_events_bus() {
     let mut flow = harness::load(json!([{"id": "s", "type": "test-status"}])).await;
     flow.receive("s", json!({"payload": "ok"})).await;
     let event = flow.event(|e| e.topic == "status/s").await;
-    assert_eq!(event.data, json!({"fill": "green", "shape": "dot", "text": "ok"}));
+    assert_eq!(
+        event.data,
+        json!({"fill": "green", "shape": "dot", "text": "ok"})
+    );
     assert_eq!(flow.runtime().events().retained("status/#").len(), 1);
     flow.unload().await;
 }
