@@ -131,6 +131,7 @@ async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
 }
 
 async fn run(flows: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
+    let shutdown = Shutdown::install();
     let settings = load_settings(options)?;
     let user_dir = settings.user_dir.clone().unwrap_or_default();
     std::fs::create_dir_all(&user_dir)
@@ -155,32 +156,45 @@ async fn run(flows: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
     } else {
         tracing::error!(types = ?report.missing_types, "Flows not started: {}", report.to_string().trim_end());
     }
-    wait_for_shutdown().await;
+    shutdown.wait().await;
     tracing::info!("Stopping flows.");
     runtime.stop().await;
     tracing::info!("Stopped.");
     Ok(ExitCode::SUCCESS)
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM.
-async fn wait_for_shutdown() {
+/// SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is created, so
+/// create it before starting flows: a signal that arrives during startup is not lost.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Shutdown {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.signals {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

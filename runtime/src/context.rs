@@ -622,4 +622,45 @@ mod tests {
         );
         manager.close().await;
     }
+
+    /// A value written before a kill survives once the flush interval has passed.
+    #[tokio::test]
+    async fn persistent_values_are_flushed_without_a_clean_shutdown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ferrite.db");
+        let settings: IndexMap<String, StoreSetting> = serde_json::from_value(serde_json::json!({
+            "default": {"module": "localfilesystem", "config": {"flushInterval": 0.05}}
+        }))
+        .expect("settings");
+        let db = Db::open(&path).await.expect("open");
+        let manager = ContextManager::from_settings(&settings, Some(&db))
+            .await
+            .expect("stores");
+        manager
+            .set("f1", "reading", Some(Value::from(7)), None)
+            .expect("set");
+        // No close(): like a kill, only the periodic flush can have saved it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let rows = db.load_context("default").await.expect("query");
+            if rows
+                .iter()
+                .any(|(scope, data)| scope == "f1" && data.contains("7"))
+            {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not flushed in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let reopened = ContextManager::from_settings(&settings, Some(&db))
+            .await
+            .expect("stores");
+        assert_eq!(
+            reopened.get("f1", "reading", None).expect("get"),
+            Some(Value::from(7))
+        );
+    }
 }

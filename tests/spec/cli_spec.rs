@@ -1,0 +1,115 @@
+//! The `ferrite` command line: check, run, graceful stop.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ferrite() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ferrite"))
+}
+
+/// `ferrite check` on a good flow exits 0 and says so.
+#[test]
+fn check_accepts_the_demo_flow() {
+    let out = ferrite()
+        .args(["check", "flows/demo.json"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no issues"));
+}
+
+/// `ferrite check` reports missing types and broken nodes with id and type, exit 1.
+#[test]
+fn check_reports_problems_and_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.json");
+    std::fs::write(
+        &path,
+        r#"[{"id":"a","type":"nope"},{"id":"b","type":"link call","links":[],"linkType":"static","wires":[]}]"#,
+    )
+    .expect("write");
+    let out = ferrite().arg("check").arg(&path).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("missing node types"), "{text}");
+    assert!(text.contains("nope"), "{text}");
+    assert!(text.contains("[link call:b]"), "{text}");
+}
+
+/// Invalid JSON is reported with line and column.
+#[test]
+fn check_reports_json_syntax_errors_with_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, "[\n  {\"id\": \"a\",,}\n]").expect("write");
+    let out = ferrite().arg("check").arg(&path).output().expect("runs");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("line 2"), "{text}");
+}
+
+/// Without a flows file Ferrite creates an empty flows.json in the user dir, runs, and
+/// on SIGTERM stops gracefully with exit code 0.
+#[test]
+fn run_creates_flows_file_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = ferrite()
+        .arg("--userdir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let started = wait_for_line(&mut child, "Flows started");
+    let flows = dir.path().join("flows.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(flows.exists() && dir.path().join("ferrite.db").exists()) {
+        assert!(
+            Instant::now() < deadline,
+            "flows.json and ferrite.db were not created"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&flows).expect("readable").trim(),
+        "[]"
+    );
+    assert!(started, "ferrite did not log that the flows started");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "ferrite did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Reads the child's stdout (where logs go) until a line contains `needle` (20 s at most).
+fn wait_for_line(child: &mut std::process::Child, needle: &str) -> bool {
+    use std::io::BufRead;
+    let Some(out) = child.stdout.take() else {
+        return false;
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let needle = needle.to_owned();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains(&needle) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20)).is_ok()
+}
