@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 
-use crate::path::PropPath;
+use crate::path::{PropPath, Segment};
 use crate::store::{Db, StoreError};
 use crate::value::{Map, Value};
 
@@ -238,15 +238,18 @@ impl ContextManager {
                 persist,
             };
             if let Some(p) = &store.persist {
+                let rows = p.db.load_context(name).await?;
                 let mut data = store.data();
-                for (scope, json) in p.db.load_context(name).await? {
+                for (scope, json) in rows {
                     match serde_json::from_str::<Value>(&json) {
                         Ok(Value::Object(map)) => {
                             data.insert(scope, map);
                         }
-                        _ => {
-                            tracing::warn!(store = %name, %scope, "Skipping unreadable persisted context.")
-                        }
+                        _ => tracing::warn!(
+                            store = %name,
+                            %scope,
+                            "Skipping unreadable persisted context."
+                        ),
                     }
                 }
             }
@@ -359,14 +362,13 @@ impl ContextManager {
         let Some(map) = data.get(scope) else {
             return Ok(None);
         };
-        let root = Value::Object(Map::new());
-        // Walk from the scope's object; clone only the value asked for.
-        let value = match path.first_key() {
-            Some(first) if path.segments().len() == 1 => map.get(first).cloned(),
-            _ => {
-                let holder = Value::Object(map.clone());
-                holder.get_path(&path, &root).cloned()
-            }
+        // Walk from the stored key; clone only the value asked for.
+        let value = match path.segments().split_first() {
+            Some((Segment::Key(first), rest)) => map
+                .get(first)
+                .and_then(|v| v.get_segments(rest, &Value::Null))
+                .cloned(),
+            _ => None,
         };
         Ok(value)
     }

@@ -723,8 +723,14 @@ impl Value {
     /// `root`, the whole message. Characters of strings and bytes of
     /// Buffers cannot be addressed, since no `Value` holds them.
     pub fn get_path(&self, path: &PropPath, root: &Value) -> Option<&Value> {
+        self.get_segments(&path.segments, root)
+    }
+
+    /// [`Value::get_path`] for a run of segments (the rest of a path below a key the caller
+    /// already looked up).
+    pub fn get_segments(&self, segments: &[Segment], root: &Value) -> Option<&Value> {
         let mut current = self;
-        for segment in &path.segments {
+        for segment in segments {
             current = match segment {
                 Segment::Key(name) => child(current, &KeyRef::Name(name))?,
                 Segment::Index(i) => child(current, &KeyRef::Index(*i))?,
