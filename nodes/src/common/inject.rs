@@ -137,11 +137,14 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 /// `(onceDelay || 0.1)` seconds. As with Node.js timers, a negative delay fires at once and
 /// one beyond 2^31-1 ms fires after 1 ms.
 fn once_delay(value: Option<&Json>) -> Duration {
-    let secs = match value.and_then(ferrite_runtime::loose::json_f64) {
-        None => 0.1,
-        Some(s) if s == 0.0 => 0.1,
-        Some(s) if s > 2_147_483.647 => 0.001,
-        Some(s) => s.max(0.0),
+    let secs = value
+        .and_then(ferrite_runtime::loose::json_f64)
+        .filter(|s| *s != 0.0)
+        .unwrap_or(0.1);
+    let secs = if secs > 2_147_483.647 {
+        0.001
+    } else {
+        secs.max(0.0)
     };
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_millis(100))
 }

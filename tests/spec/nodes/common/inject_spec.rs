@@ -70,8 +70,8 @@ async fn basic_test(vt: &str, val: Json) -> Msg {
     msg
 }
 
-/// A flow of one inject node `n1` (extra config `config`) wired to helper `n2`, receiving
-/// `{}` once; returns what `n2` got.
+/// Loads `nodes` (inject `n1` wired to helper `n2`), hands `n1` one `{}` and returns what
+/// `n2` got.
 async fn inject_once(nodes: Json) -> Json {
     let mut flow = harness::load(nodes).await;
     assert!(flow.report().is_clean(), "{}", flow.report());
