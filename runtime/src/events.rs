@@ -111,8 +111,10 @@ pub fn encode_debug(value: Option<&Value>, max_length: usize) -> (String, String
         Some(Value::Float(f)) => (format_number(*f), "number".to_owned()),
         Some(Value::Bool(b)) => (b.to_string(), "boolean".to_owned()),
         Some(Value::Bytes(b)) => {
-            let shown = &b[..b.len().min(max_length)];
-            let hex: String = shown.iter().map(|byte| format!("{byte:02x}")).collect();
+            // Hex text cut at the limit (in characters, not bytes), without an ellipsis.
+            let shown = &b[..b.len().min(max_length.div_ceil(2))];
+            let mut hex: String = shown.iter().map(|byte| format!("{byte:02x}")).collect();
+            hex.truncate(max_length);
             (hex, format!("buffer[{}]", b.len()))
         }
         Some(Value::Array(items)) => {
