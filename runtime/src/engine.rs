@@ -578,10 +578,7 @@ async fn run_node(
         tokio::select! {
             biased;
             signal = signals.recv() => match signal {
-                Some(Signal::Event(event)) => {
-                    let outcome = guarded(node.on_event(event, &mut cx)).await;
-                    settle(&mut cx, outcome).await;
-                }
+                Some(Signal::Event(event)) => handle_event(&mut *node, &mut cx, event).await,
                 Some(Signal::Rewire(wiring)) => cx.wiring = wiring,
                 Some(Signal::Stop { removed }) => break removed,
                 None => break false,
@@ -606,6 +603,24 @@ async fn run_node(
         tracing::error!(node_id = %cx.ident.id, node_type = %cx.ident.type_name, "Node panicked while closing.");
     }
     cx.cancel_all_timers();
+}
+
+/// A timer or posted event. What the node sends while handling it counts as done for
+/// Complete nodes, as a Node-RED inject's timer goes through its input handler.
+async fn handle_event(node: &mut dyn Node, cx: &mut NodeCtx, event: crate::node::Event) {
+    let watched = cx.watched_by_complete();
+    if watched {
+        cx.sent_for_complete = Some(None);
+    }
+    let outcome = guarded(node.on_event(event, cx)).await;
+    let sent = cx.sent_for_complete.take().flatten();
+    if matches!(outcome, Ok(Ok(()))) {
+        if let Some(done) = sent {
+            cx.complete(done).await;
+        }
+    } else {
+        settle(cx, outcome).await;
+    }
 }
 
 async fn handle_input(node: &mut dyn Node, cx: &mut NodeCtx, msg: Msg) {

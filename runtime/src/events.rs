@@ -148,6 +148,12 @@ fn debug_json(value: &Value, max_length: usize) -> Json {
             json!({"__enc__": true, "type": "number", "data": format_number(*f)})
         }
         Value::String(s) => Json::String(truncate(s, max_length)),
+        Value::Array(items) if items.len() > max_length => json!({
+            "__enc__": true,
+            "type": "array",
+            "data": items.iter().take(max_length).map(|v| debug_json(v, max_length)).collect::<Vec<_>>(),
+            "length": items.len(),
+        }),
         Value::Array(items) => {
             Json::Array(items.iter().map(|v| debug_json(v, max_length)).collect())
         }

@@ -38,8 +38,8 @@ use ferrite_runtime::path::PropPath;
 use ferrite_runtime::typed::Jsonata;
 use ferrite_runtime::value::format_number;
 use ferrite_runtime::{
-    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Status, TimerId, Value,
-    async_trait,
+    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Status,
+    TimerId, Value, async_trait,
 };
 use serde_json::{Map as JsonMap, Value as Json};
 use tokio::time::Instant;
@@ -71,7 +71,10 @@ enum Target {
     Whole,
     /// A message property. `path` is `None` when the text is no valid path: Node-RED then
     /// shows `undefined` for every message.
-    Property { text: String, path: Option<PropPath> },
+    Property {
+        text: String,
+        path: Option<PropPath>,
+    },
     /// `targetType: "jsonata"`.
     Expression(Jsonata),
 }
@@ -146,12 +149,17 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     };
 
     let status_val = text("statusVal").filter(|s| !s.is_empty());
-    let status_mode = match raw.get("statusType").and_then(Json::as_str).unwrap_or("auto") {
+    let status_mode = match raw
+        .get("statusType")
+        .and_then(Json::as_str)
+        .unwrap_or("auto")
+    {
         "" | "auto" => StatusMode::Auto,
         "counter" => StatusMode::Counter,
-        "jsonata" if status_val.is_some() => {
-            StatusMode::Expression(compile(status_val.as_deref().unwrap_or_default(), "statusVal")?)
-        }
+        "jsonata" if status_val.is_some() => StatusMode::Expression(compile(
+            status_val.as_deref().unwrap_or_default(),
+            "statusVal",
+        )?),
         // `msg`, and anything else: a property, `complete` when no `statusVal` is given.
         _ => StatusMode::Property(
             status_val
@@ -181,7 +189,9 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 }
 
 fn compile(source: &str, field: &str) -> Result<Jsonata, ConfigError> {
-    Jsonata::compile(source).map_err(|e| ConfigError::field(field, format!("Invalid JSONata expression: {source} ({e})")))
+    Jsonata::compile(source).map_err(|e| {
+        ConfigError::field(field, format!("Invalid JSONata expression: {source} ({e})"))
+    })
 }
 
 /// A value borrowed from the message or computed from it.
@@ -217,8 +227,9 @@ impl Node for Debug {
             return Ok(());
         }
         let sidebar = self.active && self.to_sidebar;
-        let status_needs_value =
-            self.to_status && matches!(self.status_mode, StatusMode::Auto) && !matches!(self.target, Target::Whole);
+        let status_needs_value = self.to_status
+            && matches!(self.status_mode, StatusMode::Auto)
+            && !matches!(self.target, Target::Whole);
         let shown = if sidebar || self.to_console || status_needs_value {
             Some(self.shown(&msg, cx)?)
         } else {
@@ -271,12 +282,19 @@ impl Debug {
     fn shown<'m>(&self, msg: &'m Msg, cx: &NodeCtx) -> Result<Shown<'m>, NodeError> {
         Ok(match &self.target {
             Target::Whole => Shown::Borrowed(Some(msg.as_value())),
-            Target::Property { path, .. } => Shown::Borrowed(path.as_ref().and_then(|p| msg.get_path(p))),
+            Target::Property { path, .. } => {
+                Shown::Borrowed(path.as_ref().and_then(|p| msg.get_path(p)))
+            }
             Target::Expression(expr) => Shown::Owned(evaluate(expr, msg, cx)?),
         })
     }
 
-    async fn update_status(&mut self, msg: &Msg, value: Option<&Value>, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn update_status(
+        &mut self,
+        msg: &Msg,
+        value: Option<&Value>,
+        cx: &mut NodeCtx,
+    ) -> Result<(), NodeError> {
         let evaluated;
         let output = match &self.status_mode {
             StatusMode::Counter => {
@@ -299,7 +317,11 @@ impl Debug {
         let mut text = None;
         // A value that is itself a status object is shown as one.
         if let Some(Value::Object(o)) = output
-            && let (Some(f), Some(s), Some(t)) = (truthy(o.get("fill")), truthy(o.get("shape")), truthy(o.get("text")))
+            && let (Some(f), Some(s), Some(t)) = (
+                truthy(o.get("fill")),
+                truthy(o.get("shape")),
+                truthy(o.get("text")),
+            )
         {
             fill = f.as_str().unwrap_or("grey");
             shape = s.as_str().unwrap_or("dot");
@@ -310,12 +332,17 @@ impl Debug {
             if let Some(error) = msg.get("error") {
                 fill = "red".to_owned();
                 text = Some(cut(&match error {
-                    Value::Object(e) => e.get("message").map(Value::to_js_string).unwrap_or_default(),
+                    Value::Object(e) => e
+                        .get("message")
+                        .map(Value::to_js_string)
+                        .unwrap_or_default(),
                     other => other.to_js_string(),
                 }));
             }
             if let Some(status) = msg.get("status") {
-                let field = |key| truthy(status.as_object().and_then(|s| s.get(key))).map(Value::to_js_string);
+                let field = |key| {
+                    truthy(status.as_object().and_then(|s| s.get(key))).map(Value::to_js_string)
+                };
                 fill = field("fill").unwrap_or_else(|| "grey".to_owned());
                 shape = field("shape").unwrap_or_else(|| "ring".to_owned());
                 text = Some(cut(&field("text").unwrap_or_default()));
@@ -562,9 +589,15 @@ mod tests {
     #[test]
     fn inspect_reads_like_node() {
         let v = Value::from(serde_json::json!({"a": 1, "b-c": "it's", "d": [1, 2], "e": {}}));
-        assert_eq!(inspect(Some(&v)), r#"{ a: 1, 'b-c': "it's", d: [ 1, 2 ], e: {} }"#);
+        assert_eq!(
+            inspect(Some(&v)),
+            r#"{ a: 1, 'b-c': "it's", d: [ 1, 2 ], e: {} }"#
+        );
         assert_eq!(inspect(None), "undefined");
-        assert_eq!(inspect(Some(&Value::Bytes(vec![1, 171].into()))), "<Buffer 01 ab>");
+        assert_eq!(
+            inspect(Some(&Value::Bytes(vec![1, 171].into()))),
+            "<Buffer 01 ab>"
+        );
         let deep = Value::from(serde_json::json!({"a": {"b": {"c": {"d": 1}}}}));
         assert_eq!(inspect(Some(&deep)), "{ a: { b: { c: [Object] } } }");
     }

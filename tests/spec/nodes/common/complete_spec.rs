@@ -65,3 +65,20 @@ async fn failing_nodes_do_not_complete() {
         .await;
     flow.unload().await;
 }
+
+/// Messages a node sends on its own (an inject's timer) complete too.
+#[tokio::test]
+async fn timer_driven_sends_complete() {
+    let mut flow = harness::load(json!([
+        {"id": "i", "type": "inject", "once": true, "onceDelay": 0.01, "repeat": "", "props": [{"p": "payload", "v": "tick", "vt": "str"}], "wires": [["out"]]},
+        {"id": "c", "type": "complete", "scope": ["i"], "wires": [["h"]]},
+        {"id": "out", "type": "helper"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    flow.next("out").await;
+    let done = flow.next("h").await.as_value().to_json();
+    assert_eq!(done["payload"], "tick");
+    assert_eq!(done["complete"]["source"]["id"], "i");
+    flow.unload().await;
+}
