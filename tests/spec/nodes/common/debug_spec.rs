@@ -782,3 +782,23 @@ async fn invalid_jsonata_is_a_deploy_error() {
     );
     flow.unload().await;
 }
+
+/// An inactive debug node never stalls the nodes sending to it: more messages than an
+/// inbox holds all get through a fan-out that includes it.
+#[tokio::test]
+async fn an_inactive_debug_node_never_stalls_upstream() {
+    let mut flow = harness::load(json!([
+        {"id": "j", "type": "junction", "wires": [["n1", "h1"]]},
+        {"id": "n1", "type": "debug", "active": false, "console": true},
+        {"id": "h1", "type": "helper"}
+    ]))
+    .await;
+    for i in 0..3000 {
+        flow.receive("j", json!({"payload": i})).await;
+    }
+    for i in 0..3000 {
+        let msg = flow.next("h1").await;
+        assert_eq!(msg.payload().and_then(Value::as_i64), Some(i));
+    }
+    flow.unload().await;
+}
