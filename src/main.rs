@@ -38,7 +38,8 @@ struct Options {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a flows file: print the deploy report; exit non-zero if the flows would not start.
+    /// Check a flows file: print the deploy report; exit non-zero on any issue (missing
+    /// types stop every flow; a broken node would be skipped).
     Check {
         /// The flows file.
         flows: PathBuf,
@@ -129,11 +130,8 @@ async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     print!("{report}");
-    Ok(if report.flows_can_start() && !report.has_errors() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    // Any issue fails the check: missing types stop every flow, a broken node is skipped.
+    Ok(ExitCode::FAILURE)
 }
 
 async fn run(flows: Option<PathBuf>, options: &Options) -> Result<ExitCode> {

@@ -33,8 +33,6 @@ pub struct Settings {
     /// Messages a node's inbox holds before its senders wait (backpressure).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub node_inbox_capacity: u64,
-    /// Pretty-print flows.json when saving (`flowFilePretty`).
-    pub flow_file_pretty: bool,
 }
 
 impl Default for Settings {
@@ -48,7 +46,6 @@ impl Default for Settings {
             debug_max_length: 1000,
             node_close_timeout: 15_000,
             node_inbox_capacity: 1024,
-            flow_file_pretty: true,
         }
     }
 }

@@ -4,14 +4,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// How bad an issue is: errors stop a node (or, for missing types, the flows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
 /// One problem, tied to a node where there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeployIssue {
@@ -21,7 +13,6 @@ pub struct DeployIssue {
     pub node_type: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
-    pub severity: Severity,
     pub message: String,
 }
 
@@ -32,7 +23,6 @@ impl DeployIssue {
             node_id: None,
             node_type: None,
             name: String::new(),
-            severity: Severity::Error,
             message: message.into(),
         }
     }
@@ -43,32 +33,21 @@ impl DeployIssue {
             node_id: Some(id.to_owned()),
             node_type: Some(node_type.to_owned()),
             name: name.to_owned(),
-            severity: Severity::Error,
             message: message.into(),
         }
-    }
-
-    #[must_use]
-    pub fn warning(mut self) -> Self {
-        self.severity = Severity::Warning;
-        self
     }
 }
 
 impl fmt::Display for DeployIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
         match (&self.node_id, &self.node_type) {
             (Some(id), Some(t)) if self.name.is_empty() => {
-                write!(f, "{level}: [{t}:{id}] {}", self.message)
+                write!(f, "error: [{t}:{id}] {}", self.message)
             }
             (Some(id), Some(t)) => {
-                write!(f, "{level}: [{t}:{id}] ({}) {}", self.name, self.message)
+                write!(f, "error: [{t}:{id}] ({}) {}", self.name, self.message)
             }
-            _ => write!(f, "{level}: {}", self.message),
+            _ => write!(f, "error: {}", self.message),
         }
     }
 }
@@ -94,19 +73,10 @@ impl DeployReport {
         self.issues.push(issue);
     }
 
-    /// Errors (not warnings) were found.
-    pub fn has_errors(&self) -> bool {
-        self.issues.iter().any(|i| i.severity == Severity::Error)
-    }
-
     /// Whether the flows can run: no flow-level errors and no missing types. Node-level
     /// errors only skip the node concerned.
     pub fn flows_can_start(&self) -> bool {
-        self.missing_types.is_empty()
-            && !self
-                .issues
-                .iter()
-                .any(|i| i.severity == Severity::Error && i.node_id.is_none())
+        self.missing_types.is_empty() && !self.issues.iter().any(|i| i.node_id.is_none())
     }
 
     pub fn is_clean(&self) -> bool {
