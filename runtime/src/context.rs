@@ -437,6 +437,26 @@ impl ContextManager {
         }
     }
 
+    /// Drops the scopes of nodes and flows no longer deployed: a scope `<id>` or
+    /// `<id>:<flow>` whose `<id>` is not in `known` (Node-RED's `context.clean`).
+    pub fn clean(&self, known: &std::collections::HashSet<&str>) {
+        for store in self.stores.values() {
+            let gone: Vec<String> = store
+                .data()
+                .keys()
+                .filter(|scope| {
+                    let owner = scope.split(':').next().unwrap_or_default();
+                    *scope != "global" && !known.contains(owner)
+                })
+                .cloned()
+                .collect();
+            for scope in gone {
+                store.data().remove(&scope);
+                store.mark_dirty(&scope);
+            }
+        }
+    }
+
     /// Seeds global context (`functionGlobalContext`) in the default store.
     pub fn seed_global(&self, values: &Map) {
         let store = self.store(None);

@@ -21,7 +21,7 @@ use crate::flows::graph::{self, Graph, Plan, PlannedNode};
 use crate::flows::raw::{self, RawNode};
 use crate::flows::report::{DeployIssue, DeployReport};
 use crate::msg::Msg;
-use crate::node::{Build, ConfigNode, Node, NodeError, Status};
+use crate::node::{Build, ConfigError, ConfigNode, Node, NodeError, Role, Status};
 use crate::registry::Registry;
 use crate::route::{Inbox, InboxRx, NodeHandle, NodeIdent, Router, Signal, nodes_in_cycles};
 use crate::settings::Settings;
@@ -72,6 +72,80 @@ struct Running {
     handle: NodeHandle,
     task: JoinHandle<()>,
     origins: Vec<String>,
+    /// Its node context scope (`<id>:<flow>`).
+    node_scope: String,
+}
+
+/// A node built from its config.
+enum Built {
+    Flow(Box<dyn Node>),
+    Config(Arc<dyn ConfigNode>),
+}
+
+/// A flow node built by this deploy, with its channels, waiting to be wired and started.
+struct Fresh<'g> {
+    plan: &'g PlannedNode,
+    node: Box<dyn Node>,
+    inbox_rx: InboxRx,
+    signal_rx: mpsc::UnboundedReceiver<Signal>,
+    handle: NodeHandle,
+}
+
+impl<'g> Fresh<'g> {
+    fn new(
+        plan: &'g PlannedNode,
+        node: Box<dyn Node>,
+        unbounded: bool,
+        settings: &Settings,
+    ) -> Self {
+        let (inbox, inbox_rx) = Inbox::channel(unbounded, settings.inbox_capacity());
+        let (signals, signal_rx) = mpsc::unbounded_channel();
+        Self {
+            handle: NodeHandle {
+                ident: Arc::new(NodeIdent::from_plan(plan)),
+                inbox,
+                signals,
+                role: plan.role,
+            },
+            plan,
+            node,
+            inbox_rx,
+            signal_rx,
+        }
+    }
+}
+
+/// Which nodes get an unbounded inbox: those in a cycle of wires (a bounded one could
+/// deadlock the loop) and the runtime-fed Catch, Status and Complete nodes.
+struct InboxPolicy {
+    cyclic: HashSet<String>,
+}
+
+impl InboxPolicy {
+    fn new(graph: &Graph) -> Self {
+        Self {
+            cyclic: nodes_in_cycles(graph),
+        }
+    }
+
+    fn unbounded(&self, plan: &PlannedNode) -> bool {
+        self.cyclic.contains(&plan.id)
+            || matches!(plan.role, Role::Catch | Role::Status | Role::Complete)
+    }
+}
+
+/// A node's view of the environment: its identity, then its level chain.
+fn env_of(plan: &PlannedNode) -> Env {
+    Env {
+        node_id: plan.id.as_str().into(),
+        node_name: plan.name.as_str().into(),
+        node_path: plan.path.as_str().into(),
+        level: Arc::clone(&plan.env),
+    }
+}
+
+fn issue_of(plan: &PlannedNode, error: &ConfigError) -> DeployIssue {
+    DeployIssue::node(&plan.id, &plan.type_name, &plan.name, error.to_string())
 }
 
 struct RunningConfig {
@@ -147,39 +221,14 @@ impl Runtime {
         let mut report = DeployReport::default();
         let raw = raw::read_nodes(flows, &mut report);
         let graph = graph::build(&raw, &self.inner.registry, &mut report);
-        let configs = HashMap::new();
-        let mut built_configs: HashMap<String, Arc<dyn ConfigNode>> = HashMap::new();
+        let mut config_nodes: HashMap<String, Arc<dyn ConfigNode>> = HashMap::new();
         for plan in &graph.nodes {
-            let Plan::Registered(def) = plan.plan else {
-                continue;
-            };
-            let (ident, env, config) = self.prepare(plan);
-            let mut cx = BuildCtx {
-                ident: &ident,
-                config: &config,
-                env: &env,
-                shared: &self.inner.shared,
-                config_nodes: if built_configs.is_empty() {
-                    &configs
-                } else {
-                    &built_configs
-                },
-            };
-            let result = match def.build {
-                Build::Flow(build) => build(&mut cx).map(|_| None),
-                Build::Config(build) => build(&mut cx).map(Some),
-            };
-            match result {
-                Ok(Some(config_node)) => {
-                    built_configs.insert(plan.id.clone(), config_node);
+            match self.build_node(plan, &config_nodes) {
+                Ok(Built::Config(node)) => {
+                    config_nodes.insert(plan.id.clone(), node);
                 }
-                Ok(None) => {}
-                Err(e) => report.push(DeployIssue::node(
-                    &plan.id,
-                    &plan.type_name,
-                    &plan.name,
-                    e.to_string(),
-                )),
+                Ok(Built::Flow(_)) => {}
+                Err(e) => report.push(issue_of(plan, &e)),
             }
         }
         report
@@ -193,174 +242,147 @@ impl Runtime {
         let raw = raw::read_nodes(&flows, &mut report);
         let graph = graph::build(&raw, &self.inner.registry, &mut report);
         let rev = revision(&flows);
+        self.record_revision(&rev, &flows).await;
+        let events = &self.inner.shared.events;
+        let state_topic = "notification/runtime-state";
+        events.publish(state_topic, json!({"state": "stop", "deploy": true}), true);
+
+        let start = report.flows_can_start();
+        if start {
+            // Restart everything, or only the changed nodes (and, for `flows`, what is
+            // wired to them).
+            let restart = if state.started {
+                changed_ids(&state.raw, &raw, kind)
+            } else {
+                None
+            };
+            self.apply(&mut state, &graph, restart.as_ref(), &mut report)
+                .await;
+            // Contexts of nodes and flows that are gone are dropped (Node-RED's clean).
+            let known: HashSet<&str> = raw
+                .iter()
+                .map(|n| n.id.as_str())
+                .chain(graph.nodes.iter().map(|n| n.id.as_str()))
+                .collect();
+            self.inner.context.clean(&known);
+        } else {
+            self.stop_all(&mut state).await;
+            tracing::warn!(types = ?report.missing_types, "Flows stopped: missing node types.");
+            let warning = json!({
+                "state": "stop",
+                "error": "missing-types",
+                "type": "warning",
+                "text": "notification.warnings.missing-types",
+                "types": report.missing_types,
+            });
+            events.publish(state_topic, warning, true);
+        }
+        state.flows = flows;
+        state.rev.clone_from(&rev);
+        state.raw = raw;
+        state.started = start;
+        if start {
+            events.publish(state_topic, json!({"state": "start", "deploy": true}), true);
+        }
+        events.publish(
+            "notification/runtime-deploy",
+            json!({"revision": rev}),
+            true,
+        );
+        report
+    }
+
+    async fn record_revision(&self, rev: &str, flows: &[Json]) {
         if let Some(db) = &self.inner.db {
-            let text = Json::Array(flows.clone()).to_string();
-            if let Err(e) = db.save_revision(&rev, &text).await {
+            let text = Json::Array(flows.to_vec()).to_string();
+            if let Err(e) = db.save_revision(rev, &text).await {
                 tracing::error!(error = %e, "Could not record the flow revision.");
             }
         }
-        let events = &self.inner.shared.events;
-        events.publish(
-            "notification/runtime-state",
-            json!({"state": "stop", "deploy": true}),
-            true,
-        );
+    }
 
-        if !report.flows_can_start() {
-            self.stop_all(&mut state).await;
-            state.flows = flows;
-            state.rev = rev.clone();
-            state.raw = raw;
-            state.started = false;
-            let types = report.missing_types.clone();
-            tracing::warn!(types = ?types, "Flows stopped: missing node types.");
-            events.publish(
-                "notification/runtime-state",
-                json!({
-                    "state": "stop",
-                    "error": "missing-types",
-                    "type": "warning",
-                    "text": "notification.warnings.missing-types",
-                    "types": types,
-                }),
-                true,
-            );
-            events.publish(
-                "notification/runtime-deploy",
-                json!({"revision": rev}),
-                true,
-            );
-            return report;
-        }
-
-        // What must restart: everything, or the changed nodes (and, for `flows`, what is
-        // wired to them).
-        let restart: Option<HashSet<String>> = if state.started && kind != DeployKind::Full {
-            changed_ids(&state.raw, &raw, kind)
-        } else {
-            None
-        };
-        let cyclic = nodes_in_cycles(&graph);
-        let needs_unbounded = |p: &PlannedNode| {
-            cyclic.contains(&p.id)
-                || matches!(
-                    p.role,
-                    crate::node::Role::Catch
-                        | crate::node::Role::Status
-                        | crate::node::Role::Complete
-                )
-        };
-        let planned: HashMap<&str, &PlannedNode> =
+    /// Brings the running nodes in line with `graph`: stops what must restart or has
+    /// gone, builds and starts the new nodes, rewires the nodes kept.
+    async fn apply<'g>(
+        &self,
+        state: &mut State,
+        graph: &'g Graph,
+        restart: Option<&HashSet<String>>,
+        report: &mut DeployReport,
+    ) {
+        let inboxes = InboxPolicy::new(graph);
+        let planned: HashMap<&str, &'g PlannedNode> =
             graph.nodes.iter().map(|p| (p.id.as_str(), p)).collect();
-        let keep = |id: &str, origins: &[String], unbounded_now: bool| -> bool {
-            match (&restart, planned.get(id)) {
-                (Some(restart), Some(p)) => {
-                    p.origins == origins
-                        && !origins.iter().any(|o| restart.contains(o))
-                        && needs_unbounded(p) == unbounded_now
-                }
-                _ => false,
+        // A running node is kept when a partial deploy did not change it (nor the subflow
+        // it was copied from) and it still needs the same kind of inbox.
+        let keeps = |id: &str, origins: &[String], unbounded: Option<bool>| match (
+            restart,
+            planned.get(id),
+        ) {
+            (Some(restart), Some(plan)) => {
+                plan.origins == origins
+                    && !origins.iter().any(|o| restart.contains(o))
+                    && unbounded.is_none_or(|u| u == inboxes.unbounded(plan))
             }
+            _ => false,
         };
 
-        // Stop flow nodes first (they may still use config nodes), then config nodes.
-        let mut stopping = Vec::new();
-        let ids: Vec<String> = state.running.keys().cloned().collect();
-        for id in ids {
-            let keep_it = state
-                .running
-                .get(&id)
-                .is_some_and(|r| keep(&id, &r.origins, r.handle.inbox.is_unbounded()));
-            if !keep_it {
-                if let Some(running) = state.running.remove(&id) {
-                    let removed = !planned.contains_key(id.as_str());
-                    stopping.push((running, removed));
-                }
-            }
-        }
+        // Flow nodes stop first (they may still use config nodes), then config nodes.
+        let stopping: Vec<String> = state
+            .running
+            .iter()
+            .filter(|(id, r)| !keeps(id, &r.origins, Some(r.handle.inbox.is_unbounded())))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let stopping = stopping
+            .into_iter()
+            .filter_map(|id| {
+                let removed = !planned.contains_key(id.as_str());
+                state.running.remove(&id).map(|r| (r, removed))
+            })
+            .collect();
         self.stop_nodes(stopping).await;
-        let config_ids: Vec<String> = state.configs.keys().cloned().collect();
-        for id in config_ids {
-            let keep_it = state
-                .configs
-                .get(&id)
-                .is_some_and(|c| keep(&id, &c.origins, false));
-            if !keep_it {
-                if let Some(config) = state.configs.remove(&id) {
-                    config.node.close().await;
-                }
+        let closing: Vec<String> = state
+            .configs
+            .iter()
+            .filter(|(id, c)| !keeps(id, &c.origins, None))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in closing {
+            if let Some(config) = state.configs.remove(&id) {
+                config.node.close().await;
             }
         }
 
-        // Build config nodes, then flow nodes with fresh inboxes.
-        let mut fresh: Vec<(
-            PlannedNode,
-            Box<dyn Node>,
-            InboxRx,
-            mpsc::UnboundedReceiver<Signal>,
-            NodeHandle,
-        )> = Vec::new();
+        // Build what is not running (config nodes come first in the plan).
+        let mut fresh = Vec::new();
         for plan in &graph.nodes {
             if state.running.contains_key(&plan.id) || state.configs.contains_key(&plan.id) {
                 continue;
             }
-            let (ident, env, config) = self.prepare(plan);
-            let built: Result<Option<Box<dyn Node>>, String> = match plan.plan {
-                Plan::Registered(def) => {
-                    let config_nodes: HashMap<String, Arc<dyn ConfigNode>> = state
+            let config_nodes: HashMap<String, Arc<dyn ConfigNode>> = state
+                .configs
+                .iter()
+                .map(|(k, v)| (k.clone(), Arc::clone(&v.node)))
+                .collect();
+            match self.build_node(plan, &config_nodes) {
+                Ok(Built::Config(node)) => {
+                    let origins = plan.origins.clone();
+                    state
                         .configs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Arc::clone(&v.node)))
-                        .collect();
-                    let mut cx = BuildCtx {
-                        ident: &ident,
-                        config: &config,
-                        env: &env,
-                        shared: &self.inner.shared,
-                        config_nodes: &config_nodes,
-                    };
-                    match def.build {
-                        Build::Flow(build) => build(&mut cx).map(Some).map_err(|e| e.to_string()),
-                        Build::Config(build) => match build(&mut cx) {
-                            Ok(node) => {
-                                state.configs.insert(
-                                    plan.id.clone(),
-                                    RunningConfig {
-                                        node,
-                                        origins: plan.origins.clone(),
-                                    },
-                                );
-                                Ok(None)
-                            }
-                            Err(e) => Err(e.to_string()),
-                        },
-                    }
+                        .insert(plan.id.clone(), RunningConfig { node, origins });
                 }
-                Plan::SubflowInstance => Ok(Some(Box::new(PassThrough) as Box<dyn Node>)),
-                Plan::SubflowStatus => Ok(Some(Box::new(SubflowStatusSink) as Box<dyn Node>)),
-            };
-            match built {
-                Ok(Some(node)) => {
-                    let (inbox, rx) =
-                        Inbox::channel(needs_unbounded(plan), self.settings().inbox_capacity());
-                    let (signals, signal_rx) = mpsc::unbounded_channel();
-                    let handle = NodeHandle {
-                        ident: Arc::new(ident),
-                        inbox,
-                        signals,
-                        role: plan.role,
-                    };
-                    fresh.push((plan.clone(), node, rx, signal_rx, handle));
-                }
-                Ok(None) => {}
-                Err(message) => {
-                    tracing::error!(node_id = %plan.id, node_type = %plan.type_name, "[{}:{}] {message}", plan.type_name, plan.id);
-                    report.push(DeployIssue::node(
-                        &plan.id,
-                        &plan.type_name,
-                        &plan.name,
-                        message,
+                Ok(Built::Flow(node)) => {
+                    fresh.push(Fresh::new(
+                        plan,
+                        node,
+                        inboxes.unbounded(plan),
+                        self.settings(),
                     ));
+                }
+                Err(e) => {
+                    tracing::error!(node_id = %plan.id, node_type = %plan.type_name, "[{}:{}] {e}", plan.type_name, plan.id);
+                    report.push(issue_of(plan, &e));
                 }
             }
         }
@@ -371,93 +393,86 @@ impl Runtime {
             .iter()
             .map(|(id, r)| (id.clone(), r.handle.clone()))
             .collect();
-        for (plan, _, _, _, handle) in &fresh {
-            directory.insert(plan.id.clone(), handle.clone());
+        for f in &fresh {
+            directory.insert(f.plan.id.clone(), f.handle.clone());
         }
-        let directory = Arc::new(directory);
-        let router = Router::new(&graph, Arc::clone(&directory));
-        let reporter_of = |plan: &'_ PlannedNode| -> PlannedNode {
-            match plan.plan {
-                // A subflow's status output reports as the instance node.
-                Plan::SubflowStatus => plan
-                    .id
-                    .strip_suffix("-status")
-                    .and_then(|i| planned.get(i))
-                    .map_or_else(|| plan.clone(), |p| (*p).clone()),
-                _ => plan.clone(),
+        let router = Router::new(graph, Arc::new(directory));
+        // A subflow's status output reports as its instance node.
+        let reporter = |plan: &'g PlannedNode| -> &'g PlannedNode {
+            match &plan.plan {
+                Plan::SubflowStatus { instance } => {
+                    planned.get(instance.as_str()).copied().unwrap_or(plan)
+                }
+                _ => plan,
             }
         };
         for (id, running) in &state.running {
             if let Some(plan) = planned.get(id.as_str()) {
-                let wiring = router.wiring(plan, &reporter_of(plan));
+                let wiring = router.wiring(plan, reporter(plan));
                 let _ = running
                     .handle
                     .signals
                     .send(Signal::Rewire(Arc::new(wiring)));
             }
         }
-        for (plan, node, rx, signal_rx, handle) in fresh {
-            let wiring = Arc::new(router.wiring(&plan, &reporter_of(&plan)));
-            let (_, env, _) = self.prepare(&plan);
-            let context = self.node_context(&plan, &graph);
-            let ident = if matches!(plan.plan, Plan::SubflowStatus) {
-                Arc::new(NodeIdent::from_plan(&reporter_of(&plan)))
-            } else {
-                Arc::clone(&handle.ident)
-            };
+        for f in fresh {
+            let reporting = reporter(f.plan);
+            let wiring = Arc::new(router.wiring(f.plan, reporting));
+            let env = env_of(f.plan);
+            let context = self.node_context(f.plan, graph);
+            let node_scope = context.node_scope().to_owned();
+            let ident = Arc::new(NodeIdent::from_plan(reporting));
             let cx = NodeCtx::new(
                 ident,
                 wiring,
                 Arc::clone(&self.inner.shared),
                 env,
                 context,
-                handle.signals.clone(),
+                f.handle.signals.clone(),
             );
-            let task = tokio::spawn(run_node(node, cx, rx, signal_rx));
+            let task = tokio::spawn(run_node(f.node, cx, f.inbox_rx, f.signal_rx));
+            let origins = f.plan.origins.clone();
             state.running.insert(
-                plan.id.clone(),
+                f.plan.id.clone(),
                 Running {
-                    handle,
+                    handle: f.handle,
                     task,
-                    origins: plan.origins.clone(),
+                    origins,
+                    node_scope,
                 },
             );
         }
+    }
 
-        // Node contexts of nodes that no longer exist are dropped.
-        let previous: Vec<String> = state.raw.iter().map(|n| n.id.clone()).collect();
-        for id in previous {
-            if !planned.contains_key(id.as_str()) {
-                self.inner.context.delete_scope(&id);
-            }
+    /// Builds the node a plan describes (its config read and checked).
+    fn build_node(
+        &self,
+        plan: &PlannedNode,
+        config_nodes: &HashMap<String, Arc<dyn ConfigNode>>,
+    ) -> Result<Built, ConfigError> {
+        let def = match &plan.plan {
+            Plan::Registered(def) => def,
+            Plan::SubflowInstance => return Ok(Built::Flow(Box::new(PassThrough))),
+            Plan::SubflowStatus { .. } => return Ok(Built::Flow(Box::new(SubflowStatusSink))),
+        };
+        let (ident, env, config) = self.prepare(plan);
+        let mut cx = BuildCtx {
+            ident: &ident,
+            config: &config,
+            env: &env,
+            shared: &self.inner.shared,
+            config_nodes,
+        };
+        match def.build {
+            Build::Flow(build) => build(&mut cx).map(Built::Flow),
+            Build::Config(build) => build(&mut cx).map(Built::Config),
         }
-        state.flows = flows;
-        state.rev = rev.clone();
-        state.raw = raw;
-        state.started = true;
-        drop(planned);
-        events.publish(
-            "notification/runtime-state",
-            json!({"state": "start", "deploy": true}),
-            true,
-        );
-        events.publish(
-            "notification/runtime-deploy",
-            json!({"revision": rev}),
-            true,
-        );
-        report
     }
 
     /// The identity, env and `${VAR}`-substituted config of a planned node.
     fn prepare(&self, plan: &PlannedNode) -> (NodeIdent, Env, serde_json::Map<String, Json>) {
         let ident = NodeIdent::from_plan(plan);
-        let env = Env {
-            node_id: Arc::clone(&ident.id),
-            node_name: Arc::clone(&ident.name),
-            node_path: plan.path.as_str().into(),
-            level: Arc::clone(&plan.env),
-        };
+        let env = env_of(plan);
         let mut config = Json::Object(plan.config.clone());
         env.substitute_config(&mut config);
         let config = match config {
@@ -543,9 +558,14 @@ impl Runtime {
 
     async fn stop_nodes(&self, nodes: Vec<(Running, bool)>) {
         let timeout = self.settings().close_timeout();
+        // Without configured stores a closed node forgets its context, as in Node-RED.
+        let forget_context = self.settings().context_storage.is_empty();
         let mut tasks = Vec::with_capacity(nodes.len());
         for (running, removed) in nodes {
             let _ = running.handle.signals.send(Signal::Stop { removed });
+            if forget_context {
+                self.inner.context.delete_scope(&running.node_scope);
+            }
             tasks.push((running.handle.ident, running.task));
         }
         for (ident, mut task) in tasks {

@@ -25,14 +25,15 @@ pub const GLOBAL_FLOW: &str = "global";
 const MAX_SUBFLOW_DEPTH: usize = 16;
 
 /// What the runtime instantiates for a planned node.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Plan {
     /// A registered node type.
     Registered(NodeDef),
     /// A subflow instance: passes its input to the subflow's input targets.
     SubflowInstance,
-    /// The status output of a subflow instance: what arrives becomes the instance's status.
-    SubflowStatus,
+    /// The status output of a subflow instance: what arrives becomes the status of the
+    /// instance node named here.
+    SubflowStatus { instance: String },
 }
 
 /// One node that will run.
@@ -611,7 +612,9 @@ impl<'a> Builder<'a> {
             let mut sink = self.graph.nodes[instance_index].clone();
             sink.id = sink_id;
             sink.alias = None;
-            sink.plan = Plan::SubflowStatus;
+            sink.plan = Plan::SubflowStatus {
+                instance: instance_id.clone(),
+            };
             sink.role = Role::Plain;
             sink.wires = Vec::new();
             sink.config = Map::new();

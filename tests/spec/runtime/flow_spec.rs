@@ -338,3 +338,30 @@ async fn duplicate_ids_are_reported() {
     );
     flow.unload().await;
 }
+
+/// Contexts of nodes removed by a deploy are dropped; flow and global context stay.
+#[tokio::test]
+async fn a_deploy_drops_the_context_of_removed_nodes() {
+    let mut flow = harness::load(json!([
+        {"id": "t1", "type": "tab"},
+        {"id": "a", "z": "t1", "type": "junction", "x": 1, "y": 1},
+        {"id": "b", "z": "t1", "type": "junction", "x": 1, "y": 1}
+    ]))
+    .await;
+    let context = std::sync::Arc::clone(flow.runtime().context());
+    for scope in ["a:t1", "b:t1", "t1", "global"] {
+        context.set(scope, "k", Some(1.into()), None).expect("set");
+    }
+    flow.deploy(
+        json!([
+            {"id": "t1", "type": "tab"},
+            {"id": "a", "z": "t1", "type": "junction", "x": 1, "y": 1}
+        ]),
+        DeployKind::Nodes,
+    )
+    .await;
+    let get = |scope: &str| context.get(scope, "k", None).expect("get");
+    assert_eq!(get("b:t1"), None);
+    assert!(get("a:t1").is_some() && get("t1").is_some() && get("global").is_some());
+    flow.unload().await;
+}
