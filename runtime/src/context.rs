@@ -40,10 +40,10 @@ pub enum ContextScope {
 
 /// Splits Node-RED's `#:(store)::key` form.
 pub fn parse_store_prefix(text: &str) -> (Option<&str>, &str) {
-    if let Some(rest) = text.strip_prefix("#:(") {
-        if let Some(end) = rest.find(")::") {
-            return (Some(&rest[..end]), &rest[end + 3..]);
-        }
+    if let Some(rest) = text.strip_prefix("#:(")
+        && let Some(end) = rest.find(")::")
+    {
+        return (Some(&rest[..end]), &rest[end + 3..]);
     }
     (None, text)
 }

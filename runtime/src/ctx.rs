@@ -307,15 +307,14 @@ impl NodeCtx {
     async fn route_error(&mut self, error: &NodeError, msg: Msg) -> bool {
         // Node-RED's loop guard: the same message erroring in the same node again and again.
         let mut count = 1;
-        if let Some(Value::Object(prev)) = msg.get("error") {
-            if let Some(Value::Object(source)) = prev.get("source") {
-                if source.get("id").and_then(Value::as_str) == Some(&*self.ident.id) {
-                    count = source.get("count").and_then(Value::as_i64).unwrap_or(0) + 1;
-                    if count == 10 {
-                        self.warn("Message exceeded maximum number of catches");
-                        return false;
-                    }
-                }
+        if let Some(Value::Object(prev)) = msg.get("error")
+            && let Some(Value::Object(source)) = prev.get("source")
+            && source.get("id").and_then(Value::as_str) == Some(&*self.ident.id)
+        {
+            count = source.get("count").and_then(Value::as_i64).unwrap_or(0) + 1;
+            if count == 10 {
+                self.warn("Message exceeded maximum number of catches");
+                return false;
             }
         }
         let wiring = Arc::clone(&self.wiring);

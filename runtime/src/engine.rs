@@ -712,10 +712,10 @@ impl Node for SubflowStatusSink {
             (Some(status @ crate::value::Value::Object(_)), _) => Status::from_value(status),
             (_, Some(payload)) => {
                 let mut status = Status::from_value(payload);
-                if let Some(text) = &mut status.text {
-                    if text.chars().count() > 32 {
-                        *text = text.chars().take(32).collect::<String>() + "...";
-                    }
+                if let Some(text) = &mut status.text
+                    && text.chars().count() > 32
+                {
+                    *text = text.chars().take(32).collect::<String>() + "...";
                 }
                 status
             }

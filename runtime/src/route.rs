@@ -286,7 +286,7 @@ impl<'g> Router<'g> {
             .get(plan.flow.as_str())
             .map(|list| {
                 list.iter()
-                    .filter(|w| matches!(&w.scope, Scope::Nodes(ids) if ids.iter().any(|i| *i == plan.id)))
+                    .filter(|w| matches!(&w.scope, Scope::Nodes(ids) if ids.contains(&plan.id)))
                     .filter_map(|w| inbox(&w.plan.id))
                     .collect()
             })
@@ -316,10 +316,10 @@ impl<'g> Router<'g> {
             if w.plan.g.is_some() && in_group_scope && reporter.g.is_none() {
                 continue;
             }
-            if let Scope::Nodes(ids) = &w.scope {
-                if !ids.iter().any(|i| *i == reporter.id) {
-                    continue;
-                }
+            if let Scope::Nodes(ids) = &w.scope
+                && !ids.contains(&reporter.id)
+            {
+                continue;
             }
             let mut distance = 0;
             if let Some(start) = &reporter.g {

@@ -217,14 +217,13 @@ impl TestFlow {
             other => panic!("a flow is a JSON array, got {other}"),
         };
         for item in &items {
-            if item.get("type").and_then(Json::as_str) == Some("helper") {
-                if let Some(id) = item.get("id").and_then(Json::as_str) {
-                    if !self.receivers.contains_key(id) {
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        taps().insert((self.runtime.runtime_id(), id.to_owned()), tx);
-                        self.receivers.insert(id.to_owned(), rx);
-                    }
-                }
+            if item.get("type").and_then(Json::as_str) == Some("helper")
+                && let Some(id) = item.get("id").and_then(Json::as_str)
+                && !self.receivers.contains_key(id)
+            {
+                let (tx, rx) = mpsc::unbounded_channel();
+                taps().insert((self.runtime.runtime_id(), id.to_owned()), tx);
+                self.receivers.insert(id.to_owned(), rx);
             }
         }
         self.runtime.deploy(items, kind).await

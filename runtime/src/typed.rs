@@ -358,12 +358,12 @@ pub fn moment_format(pattern: &str, t: &DateTime<Local>) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut rest = pattern;
     'outer: while !rest.is_empty() {
-        if let Some(inner) = rest.strip_prefix('[') {
-            if let Some(end) = inner.find(']') {
-                out.push_str(&inner[..end]);
-                rest = &inner[end + 1..];
-                continue;
-            }
+        if let Some(inner) = rest.strip_prefix('[')
+            && let Some(end) = inner.find(']')
+        {
+            out.push_str(&inner[..end]);
+            rest = &inner[end + 1..];
+            continue;
         }
         for token in TOKENS {
             if let Some(after) = rest.strip_prefix(token) {

@@ -108,10 +108,11 @@ pub fn changed_ids(old: &[RawNode], new: &[RawNode], kind: DeployKind) -> Option
             }
         }
         for node in new {
-            if let Some(sf) = node.type_name.strip_prefix("subflow:") {
-                if changed.contains(sf) && changed.insert(node.id.clone()) {
-                    grew = true;
-                }
+            if let Some(sf) = node.type_name.strip_prefix("subflow:")
+                && changed.contains(sf)
+                && changed.insert(node.id.clone())
+            {
+                grew = true;
             }
         }
         if !grew {

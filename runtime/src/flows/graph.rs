@@ -381,10 +381,10 @@ impl<'a> Builder<'a> {
             }
             let id = scope.map_id(&node.id);
             let mut level = Arc::clone(&scope.level);
-            if let Some(g) = &node.g {
-                if let Some(l) = group_levels.get(g.as_str()) {
-                    level = Arc::clone(l);
-                }
+            if let Some(g) = &node.g
+                && let Some(l) = group_levels.get(g.as_str())
+            {
+                level = Arc::clone(l);
             }
             let mut config = node.config.clone();
             if let Some(map) = &scope.id_map {
@@ -819,10 +819,10 @@ fn remap_references(config: &mut Map<String, Json>, id_map: &HashMap<String, Str
             }
             Json::Array(items) => {
                 for item in items.iter_mut() {
-                    if let Json::String(s) = item {
-                        if let Some(mapped) = id_map.get(s.as_str()) {
-                            *s = mapped.clone();
-                        }
+                    if let Json::String(s) = item
+                        && let Some(mapped) = id_map.get(s.as_str())
+                    {
+                        *s = mapped.clone();
                     }
                 }
             }
