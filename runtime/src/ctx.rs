@@ -207,8 +207,7 @@ impl NodeCtx {
         if let Some(slot) = &mut self.sent_for_complete {
             slot.get_or_insert_with(|| msg.clone());
         }
-        let wiring = Arc::clone(&self.wiring);
-        let Some(targets) = wiring.outputs.get(port) else {
+        let Some(targets) = self.wiring.outputs.get(port) else {
             return;
         };
         if let Some((last, rest)) = targets.split_last() {
@@ -222,18 +221,19 @@ impl NodeCtx {
     /// `send([m0, m1, ...])`: element i goes to output i; `None` skips an output. Messages
     /// without an id all get the same new one, as in Node-RED.
     pub async fn send_ports(&mut self, msgs: Vec<Option<Msg>>) {
-        let shared_id = msgs
-            .iter()
-            .flatten()
-            .find_map(|m| m.msgid().map(str::to_owned))
-            .unwrap_or_else(crate::msg::new_msgid);
+        let lacking = msgs.iter().flatten().any(|m| m.msgid().is_none());
+        let shared_id = lacking.then(|| {
+            msgs.iter()
+                .flatten()
+                .find_map(|m| m.msgid().map(str::to_owned))
+                .unwrap_or_else(crate::msg::new_msgid)
+        });
         for (port, msg) in msgs.into_iter().enumerate() {
-            if let Some(mut msg) = msg {
-                if msg.msgid().is_none() {
-                    msg.insert(crate::msg::MSGID, shared_id.clone());
-                }
-                self.send_to(port, msg).await;
+            let Some(mut msg) = msg else { continue };
+            if let (None, Some(id)) = (msg.msgid(), &shared_id) {
+                msg.insert(crate::msg::MSGID, id.clone());
             }
+            self.send_to(port, msg).await;
         }
     }
 
@@ -248,29 +248,28 @@ impl NodeCtx {
             let data = serde_json::to_value(&status).unwrap_or_default();
             self.shared.events.publish(topic, data, true);
         }
-        let wiring = Arc::clone(&self.wiring);
-        for level in &wiring.status {
-            if level.is_empty() {
-                continue;
-            }
-            for inbox in level {
-                let mut status_obj = ValueMap::new();
-                for (key, value) in [
-                    ("fill", &status.fill),
-                    ("shape", &status.shape),
-                    ("text", &status.text),
-                ] {
-                    if let Some(v) = value {
-                        status_obj.insert(key.to_owned(), Value::String(v.clone()));
-                    }
-                }
-                status_obj.insert("source".to_owned(), self.source_value(None));
-                let mut msg = Msg::new();
-                msg.insert("status", Value::Object(status_obj));
-                msg.ensure_msgid();
-                inbox.deliver(msg).await;
-            }
+        // The first level with status nodes handles it; statuses pass up no further.
+        let Some(watchers) = self.wiring.status.iter().find(|level| !level.is_empty()) else {
             return;
+        };
+        let mut status_obj = ValueMap::new();
+        for (key, value) in [
+            ("fill", status.fill),
+            ("shape", status.shape),
+            ("text", status.text),
+        ] {
+            if let Some(v) = value {
+                status_obj.insert(key.to_owned(), Value::String(v));
+            }
+        }
+        status_obj.insert("source".to_owned(), self.source_value(None));
+        let mut msg = Msg::new();
+        msg.insert("status", Value::Object(status_obj));
+        for inbox in watchers {
+            // Each status node gets a message of its own, with its own id.
+            let mut own = msg.clone();
+            own.ensure_msgid();
+            inbox.deliver(own).await;
         }
     }
 

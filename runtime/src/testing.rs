@@ -47,7 +47,7 @@ pub const TRANSFORM: NodeDef = NodeDef {
 };
 
 /// `test-fail`: fails every message with `message` (or the payload as text); the error
-/// carries the message unless `nomsg` is true. With `status` set, shows it first.
+/// carries the message unless `nomsg` is true; with `panic` true it panics instead.
 pub const FAIL: NodeDef = NodeDef {
     type_name: "test-fail",
     category: "test",
@@ -65,8 +65,47 @@ pub const STATUS: NodeDef = NodeDef {
     build: Build::Flow(build_status),
 };
 
+/// `test-config`: a config node holding `value`; `close` is counted in [`CONFIG_CLOSES`].
+pub const CONFIG: NodeDef = NodeDef {
+    type_name: "test-config",
+    category: "test",
+    set_id: "test/config",
+    role: Role::Plain,
+    build: Build::Config(build_config),
+};
+
 /// Test-only node types.
-pub static TEST_NODES: &[NodeDef] = &[HELPER, TRANSFORM, FAIL, STATUS];
+pub static TEST_NODES: &[NodeDef] = &[HELPER, TRANSFORM, FAIL, STATUS, CONFIG];
+
+/// How many `test-config` nodes have been closed, by the `value` they held.
+pub static CONFIG_CLOSES: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::default);
+
+/// The `test-config` config node.
+pub struct TestConfig {
+    pub value: Json,
+}
+
+fn build_config(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn crate::ConfigNode>, ConfigError> {
+    Ok(Arc::new(TestConfig {
+        value: cx.raw().get("value").cloned().unwrap_or(Json::Null),
+    }))
+}
+
+#[async_trait]
+impl crate::ConfigNode for TestConfig {
+    async fn close(&self) {
+        let key = self.value.to_string();
+        *CONFIG_CLOSES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 struct Transform {
     op: String,
@@ -87,7 +126,11 @@ fn build_transform(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> 
             .get("by")
             .and_then(crate::loose::json_f64)
             .unwrap_or(1.0),
-        value: raw.get("value").cloned().unwrap_or(Json::Null),
+        value: match raw.get("config").and_then(Json::as_str) {
+            // `op: "config"`: the value the `test-config` node named in `config` holds.
+            Some(_) => cx.config_node::<TestConfig>("config")?.value.clone(),
+            None => raw.get("value").cloned().unwrap_or(Json::Null),
+        },
         seen: 0,
     }))
 }
@@ -99,7 +142,7 @@ impl Node for Transform {
         self.seen += 1;
         let next = match (self.op.as_str(), &payload) {
             ("count", _) => crate::Value::Int(self.seen),
-            ("set", _) => crate::Value::from(self.value.clone()),
+            ("set" | "config", _) => crate::Value::from(self.value.clone()),
             ("multiply", p) => crate::Value::js_number(p.to_number() * self.by),
             (_, crate::Value::String(s)) => crate::Value::String(format!("{s}{s}")),
             (_, p) => crate::Value::js_number(p.to_number() * 2.0),
@@ -113,6 +156,7 @@ impl Node for Transform {
 struct Fail {
     message: Option<String>,
     attach_msg: bool,
+    panics: bool,
 }
 
 fn build_fail(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
@@ -120,6 +164,7 @@ fn build_fail(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     Ok(Box::new(Fail {
         message: raw.get("message").and_then(Json::as_str).map(str::to_owned),
         attach_msg: !raw.get("nomsg").is_some_and(crate::loose::json_bool),
+        panics: raw.get("panic").is_some_and(crate::loose::json_bool),
     }))
 }
 
@@ -131,6 +176,7 @@ impl Node for Fail {
                 .map(crate::Value::to_js_string)
                 .unwrap_or_default()
         });
+        assert!(!self.panics, "{text}");
         let error = NodeError::new(text);
         Err(if self.attach_msg {
             error.for_msg(msg)

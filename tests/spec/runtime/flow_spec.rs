@@ -365,3 +365,73 @@ async fn a_deploy_drops_the_context_of_removed_nodes() {
     assert!(get("a:t1").is_some() && get("t1").is_some() && get("global").is_some());
     flow.unload().await;
 }
+
+/// Config nodes are built before the nodes using them (dependencies first), looked up by
+/// id, closed when a deploy replaces them; a missing one fails only the node naming it.
+#[tokio::test]
+async fn config_nodes_are_shared_built_first_and_closed_on_replace() {
+    let with_value = |value: &str| {
+        json!([
+            {"id": "t1", "type": "tab"},
+            {"id": "user", "z": "t1", "type": "test-transform", "op": "config", "config": "cfg", "x": 1, "y": 1, "wires": [["h"]]},
+            {"id": "orphan", "z": "t1", "type": "test-transform", "op": "config", "config": "nope", "x": 1, "y": 1, "wires": [["h"]]},
+            {"id": "cfg", "type": "test-config", "value": value},
+            {"id": "h", "z": "t1", "type": "helper", "x": 1, "y": 1}
+        ])
+    };
+    let mut flow = harness::load(with_value("config-node-v1")).await;
+    let report = flow.report().clone();
+    assert_eq!(report.issues.len(), 1, "{report}");
+    assert_eq!(report.issues[0].node_id.as_deref(), Some("orphan"));
+    assert!(report.issues[0].message.contains("nope"), "{report}");
+    flow.receive("user", json!({})).await;
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_str()),
+        Some("config-node-v1")
+    );
+
+    flow.deploy(with_value("config-node-v2"), DeployKind::Nodes)
+        .await;
+    let closes = ferrite_runtime::testing::CONFIG_CLOSES
+        .lock()
+        .map(|m| m.get("\"config-node-v1\"").copied())
+        .unwrap_or_default();
+    assert_eq!(closes, Some(1), "the replaced config node was closed");
+    flow.receive("user", json!({})).await;
+    assert_eq!(
+        flow.next("h").await.payload().and_then(|p| p.as_str()),
+        Some("config-node-v2"),
+        "its user restarted with the new one"
+    );
+    flow.unload().await;
+}
+
+/// A panicking node is caught: the error is logged with its id and type, its status turns
+/// red, and it and its siblings go on handling messages.
+#[tokio::test]
+async fn a_panicking_node_is_contained() {
+    let mut flow = harness::load(json!([
+        {"id": "p", "type": "test-fail", "panic": true, "message": "boom"},
+        {"id": "j", "type": "junction", "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    flow.receive("p", json!({})).await;
+    let entry = flow.log_entry("p").await;
+    assert_eq!(entry["level"], 20);
+    assert_eq!(entry["type"], "test-fail");
+    assert!(
+        entry["msg"].as_str().unwrap_or_default().contains("boom"),
+        "{entry}"
+    );
+    let status = flow.runtime().events().retained("status/p");
+    assert_eq!(
+        status.first().map(|s| s.data["fill"].clone()),
+        Some(json!("red"))
+    );
+    flow.receive("p", json!({})).await;
+    flow.log_entry("p").await;
+    flow.receive("j", json!({"payload": 1})).await;
+    flow.next("h").await;
+    flow.unload().await;
+}
