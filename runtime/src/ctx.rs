@@ -120,6 +120,8 @@ pub struct NodeCtx {
     next_timer: u64,
     /// While handling a message of a node Complete nodes watch: the first message it sent.
     pub(crate) sent_for_complete: Option<Option<Msg>>,
+    /// The node said the current input is not done when `on_input` returns.
+    pub(crate) done_deferred: bool,
 }
 
 impl NodeCtx {
@@ -141,6 +143,7 @@ impl NodeCtx {
             timers: HashMap::new(),
             next_timer: 0,
             sent_for_complete: None,
+            done_deferred: false,
         }
     }
 
@@ -347,6 +350,21 @@ impl NodeCtx {
             }
         }
         false
+    }
+
+    /// The message being handled is not done when `on_input` returns: a node that holds
+    /// messages (delay) calls [`NodeCtx::done`] when it releases or drops one; a node that
+    /// never signals completion in Node-RED (switch, filter) just calls this.
+    pub fn defer_done(&mut self) {
+        self.done_deferred = true;
+    }
+
+    /// Node-RED's `done()` for a message handled outside `on_input` (a held message sent
+    /// later, an inject timer's message): Complete nodes watching this node receive a copy.
+    pub async fn done(&mut self, msg: &Msg) {
+        if self.watched_by_complete() {
+            self.complete(msg.clone()).await;
+        }
     }
 
     /// Sends the message to the Complete nodes watching this node.

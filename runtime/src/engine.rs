@@ -625,33 +625,28 @@ async fn run_node(
     cx.cancel_all_timers();
 }
 
-/// A timer or posted event. What the node sends while handling it counts as done for
-/// Complete nodes, as a Node-RED inject's timer goes through its input handler.
+/// A timer or posted event. Nothing completes by itself here: a node calls
+/// [`NodeCtx::done`] for the messages it finishes this way.
 async fn handle_event(node: &mut dyn Node, cx: &mut NodeCtx, event: crate::node::Event) {
-    let watched = cx.watched_by_complete();
-    if watched {
-        cx.sent_for_complete = Some(None);
-    }
     let outcome = guarded(node.on_event(event, cx)).await;
-    let sent = cx.sent_for_complete.take().flatten();
-    if matches!(outcome, Ok(Ok(()))) {
-        if let Some(done) = sent {
-            cx.complete(done).await;
-        }
-    } else {
-        settle(cx, outcome).await;
-    }
+    settle(cx, outcome).await;
 }
 
+/// An input message: done when `on_input` returns `Ok`, unless the node deferred it.
+/// Complete nodes get the message as the node sent it on (or as received, if it sent none).
 async fn handle_input(node: &mut dyn Node, cx: &mut NodeCtx, msg: Msg) {
     let watched = cx.watched_by_complete();
     let received = watched.then(|| msg.clone());
     if watched {
         cx.sent_for_complete = Some(None);
     }
+    cx.done_deferred = false;
     let outcome = guarded(node.on_input(msg, cx)).await;
     let sent = cx.sent_for_complete.take().flatten();
     if matches!(outcome, Ok(Ok(()))) {
+        if cx.done_deferred {
+            return;
+        }
         if let Some(done) = sent.or(received) {
             cx.complete(done).await;
         }

@@ -30,6 +30,10 @@ pub struct Settings {
     /// Seconds a node may take to close before it is abandoned (`nodeCloseTimeout`, ms).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub node_close_timeout: u64,
+    /// Most messages a node may hold (delay queues, switch/join/sort sequences) before it
+    /// reports "too many" and drops them (`nodeMessageBufferMaxLength`; 0 = no limit).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub node_message_buffer_max_length: u64,
     /// Messages a node's inbox holds before its senders wait (backpressure).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub node_inbox_capacity: u64,
@@ -45,6 +49,7 @@ impl Default for Settings {
             function_global_context: Map::new(),
             debug_max_length: 1000,
             node_close_timeout: 15_000,
+            node_message_buffer_max_length: 0,
             node_inbox_capacity: 1024,
         }
     }
@@ -53,6 +58,11 @@ impl Default for Settings {
 impl Settings {
     pub fn close_timeout(&self) -> Duration {
         Duration::from_millis(self.node_close_timeout.max(1))
+    }
+
+    /// `nodeMessageBufferMaxLength`, `None` when unlimited.
+    pub fn message_buffer_limit(&self) -> Option<usize> {
+        usize::try_from(self.node_message_buffer_max_length).ok().filter(|n| *n > 0)
     }
 
     pub fn inbox_capacity(&self) -> usize {

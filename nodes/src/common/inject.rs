@@ -266,8 +266,19 @@ impl Inject {
         }
     }
 
+    /// A timer's injection: like an input, it is done once sent (Node-RED's inject timer goes
+    /// through the node's input handler).
+    async fn inject_on_timer(&self, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.inject(Msg::new(), cx, true).await
+    }
+
     /// Builds the message from `msg` and sends it, or reports the errors.
-    async fn inject(&self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn inject(
+        &self,
+        mut msg: Msg,
+        cx: &mut NodeCtx,
+        from_timer: bool,
+    ) -> Result<(), NodeError> {
         let user_props = msg.remove(USER_PROPS);
         let mut errors = Vec::new();
         match user_props {
@@ -278,6 +289,9 @@ impl Inject {
             _ => Self::apply(&self.props, &mut msg, cx, &mut errors),
         }
         if errors.is_empty() {
+            if from_timer {
+                cx.done(&msg).await;
+            }
             cx.send(msg).await;
             Ok(())
         } else {
@@ -370,7 +384,7 @@ impl Node for Inject {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        self.inject(msg, cx).await
+        self.inject(msg, cx, false).await
     }
 
     async fn on_event(&mut self, event: Event, cx: &mut NodeCtx) -> Result<(), NodeError> {
@@ -381,10 +395,10 @@ impl Node for Inject {
             cx.timer_fired(id);
             self.once_timer = None;
             self.start_repeating(cx);
-            return self.inject(Msg::new(), cx).await;
+            return self.inject_on_timer(cx).await;
         }
         if self.repeat_timer == Some(id) {
-            return self.inject(Msg::new(), cx).await;
+            return self.inject_on_timer(cx).await;
         }
         if self.cron_timer == Some(id) {
             cx.timer_fired(id);
@@ -398,7 +412,7 @@ impl Node for Inject {
                 return Ok(());
             }
             self.schedule_cron(target, cx);
-            return self.inject(Msg::new(), cx).await;
+            return self.inject_on_timer(cx).await;
         }
         Ok(())
     }
