@@ -3,6 +3,7 @@
 
 pub mod change;
 pub mod delay;
+pub mod mustache;
 pub mod range;
 pub mod rbe;
 pub mod switch;
