@@ -54,7 +54,9 @@ use std::sync::Arc;
 
 use ferrite_runtime::context::ContextScope;
 use ferrite_runtime::path::{PropPath, Segment};
-use ferrite_runtime::typed::{ContextRef, DateFormat, Jsonata, TypedValue, json_text, render_date};
+use ferrite_runtime::typed::{
+    ContextRef, DateFormat, Jsonata, TypedError, TypedValue, json_text, render_date,
+};
 use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
 };
@@ -402,9 +404,10 @@ fn compile_source(tot: &str, to: &Json, cx: &BuildCtx<'_>) -> Result<Source, Str
             scope_of(tot),
             ContextRef::parse(&text).map_err(|e| e.to_string())?,
         ),
-        "jsonata" => Source::Jsonata(
-            Jsonata::compile(&text).map_err(|e| format!("Invalid JSONata expression: {e}"))?,
-        ),
+        "jsonata" => Source::Jsonata(Jsonata::compile(&text).map_err(|e| match e {
+            TypedError::Jsonata(reason) => format!("Invalid JSONata expression: {reason}"),
+            other => other.to_string(),
+        })?),
         // Node-RED uses the text as it is for any other type.
         _ => Source::Const(Value::String(text)),
     })

@@ -1470,3 +1470,21 @@ async fn regex_replacements_expand_like_javascript() {
     .await;
     assert_eq!(msg["payload"], "<a|a@> <b|b@>");
 }
+
+/// An expression JSONata cannot parse is a deploy error naming the rule field.
+#[tokio::test]
+async fn unparsable_jsonata_is_a_deploy_error() {
+    let flow = harness::load(flow_of(json!({"rules": [
+        {"t": "set", "p": "topic", "to": "x"},
+        {"t": "set", "p": "payload", "to": "$$$(", "tot": "jsonata"}
+    ]})))
+    .await;
+    let report = flow.report().clone();
+    assert_eq!(report.issues.len(), 1, "{report}");
+    let message = &report.issues[0].message;
+    assert!(
+        message.starts_with("rules[1].to: Invalid JSONata expression:"),
+        "{message}"
+    );
+    flow.unload().await;
+}
