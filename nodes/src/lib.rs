@@ -2,6 +2,9 @@
 //! editor palette categories. [`ALL`] is the one registration table.
 
 pub mod common;
+pub mod function;
+pub mod parsers;
+pub mod sequence;
 
 use ferrite_runtime::NodeDef;
 
@@ -18,4 +21,17 @@ pub static ALL: &[NodeDef] = &[
     common::comment::DEF,
     common::junction::DEF,
     common::global_config::DEF,
+    function::change::DEF,
+    function::switch::DEF,
+    function::range::DEF,
+    function::template::DEF,
+    function::delay::DEF,
+    function::trigger::DEF,
+    function::rbe::DEF,
+    parsers::json::DEF,
+    parsers::csv::DEF,
+    sequence::split::DEF,
+    sequence::join::DEF,
+    sequence::sort::DEF,
+    sequence::batch::DEF,
 ];

@@ -14,6 +14,24 @@ mod nodes {
         mod link_spec;
         mod status_spec;
     }
+    mod function {
+        mod change_spec;
+        mod delay_spec;
+        mod range_spec;
+        mod rbe_spec;
+        mod switch_spec;
+        mod template_spec;
+        mod trigger_spec;
+    }
+    mod parsers {
+        mod csv_spec;
+        mod json_spec;
+    }
+    mod sequence {
+        mod batch_spec;
+        mod sort_spec;
+        mod split_spec;
+    }
 }
 
 mod runtime {

@@ -1,0 +1,4 @@
+//! Node-RED's "parser" palette: json and csv.
+
+pub mod csv;
+pub mod json;

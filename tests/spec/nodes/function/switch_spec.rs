@@ -1,0 +1,1 @@
+//! Port of Node-RED test/nodes/core/function/switch spec (issue 3).

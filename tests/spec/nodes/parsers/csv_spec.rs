@@ -1,0 +1,1 @@
+//! Port of Node-RED test/nodes/core/parsers/csv spec (issue 3).

@@ -1,0 +1,1 @@
+//! Port of Node-RED test/nodes/core/parsers/json spec (issue 3).
