@@ -351,6 +351,8 @@ struct Switch {
     repair: bool,
     /// Sequences are buffered whole (repair, or a `tail` rule).
     needs_count: bool,
+    /// Whether a message belongs to a sequence matters (buffering, repair, `$I` / `$N`).
+    reads_parts: bool,
     /// Some rule reads `prev`: keep the previous property value.
     uses_prev: bool,
     prev: Option<Value>,
@@ -383,6 +385,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     }
     let repair = json_truthy(&config.repair);
     let needs_count = repair || rules.iter().any(|r| r.op == Op::Tail);
+    let reads_parts = needs_count || rules.iter().any(|r| r.op == Op::JsonataExp);
     let uses_prev = rules
         .iter()
         .any(|r| matches!(r.v, Operand::Prev) || matches!(r.v2, Operand::Prev));
@@ -393,6 +396,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         stop_at_first: config.checkall.as_str() == Some("false"),
         repair,
         needs_count,
+        reads_parts,
         uses_prev,
         prev: Some(Value::Null),
         pending_in: HashMap::new(),
@@ -520,9 +524,11 @@ impl Node for Switch {
         if self.rules.is_empty() {
             return Ok(());
         }
-        let in_sequence = has_parts(&msg);
+        // Skips the `parts` lookup on the hot path when no rule or option reads it.
+        let in_sequence = self.reads_parts && has_parts(&msg);
         if self.needs_count && in_sequence {
-            return self.add_to_pending(msg, cx).await;
+            // Boxed so the sequence machinery does not grow every message's future.
+            return Box::pin(self.add_to_pending(msg, cx)).await;
         }
         self.process(msg, in_sequence, cx).await
     }
@@ -571,7 +577,8 @@ impl Switch {
             return Err(NodeError::new(e).for_msg(msg));
         }
         if self.repair && in_sequence {
-            let result = self.hold_routed(msg, ports.clone(), cx).await;
+            // Boxed, as above: only sequences being repaired pay for it.
+            let result = Box::pin(self.hold_routed(msg, ports.clone(), cx)).await;
             self.ports = ports;
             return result;
         }
@@ -733,10 +740,6 @@ fn route(
     cx: &NodeCtx,
     ports: &mut Vec<usize>,
 ) -> Result<(), String> {
-    let parts = match msg.get("parts") {
-        Some(Value::Object(p)) => Some(p),
-        _ => None,
-    };
     let mut else_flag = true;
     for (port, rule) in rules.iter().enumerate() {
         let matched = if rule.op == Op::Else {
@@ -745,8 +748,8 @@ fn route(
             matched
         } else {
             let extra;
-            let bindings: &[(&str, Value)] = match (rule.op, in_sequence, parts) {
-                (Op::JsonataExp, true, Some(p)) => {
+            let bindings: &[(&str, Value)] = match (rule.op, in_sequence, msg.get("parts")) {
+                (Op::JsonataExp, true, Some(Value::Object(p))) => {
                     extra = [
                         ("I", p.get("index").cloned().unwrap_or_default()),
                         ("N", p.get("count").cloned().unwrap_or_default()),
