@@ -191,7 +191,7 @@ fn duration_unit(unit: &str) -> f64 {
 }
 
 /// How long a Node.js timer set to `ms` waits.
-fn timer_duration(ms: f64) -> Duration {
+pub(crate) fn timer_duration(ms: f64) -> Duration {
     if (1.0..=TIMER_MAX_MS).contains(&ms) {
         Duration::from_secs_f64(ms / 1_000.0)
     } else {
@@ -200,7 +200,7 @@ fn timer_duration(ms: f64) -> Duration {
 }
 
 /// JavaScript `parseFloat(v)`; `None` for NaN.
-fn parse_float(value: &Value) -> Option<f64> {
+pub(crate) fn parse_float(value: &Value) -> Option<f64> {
     match value {
         Value::Int(_) | Value::Float(_) => value.as_f64().filter(|f| !f.is_nan()),
         Value::String(s) => parse_float_text(s),
