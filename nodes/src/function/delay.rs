@@ -32,6 +32,8 @@
 //! the mode's own tick (Node-RED switches to the `rate` tick, which stops for good once the
 //! queue empties), a reset there also restores the configured tick, and a `flush` count
 //! larger than the queue releases what there is (Node-RED throws).
+//! Delays beyond 24.8 days wait as set, up to about 2.2 years (Node.js fires them after
+//! 1 ms).
 //! `done()`: the runtime completes a message when `on_input` returns, so Complete nodes see
 //! held messages when they arrive (and again when a timer sends them), not when they leave.
 
@@ -60,8 +62,10 @@ const TOO_MANY: &str = "too many pending messages in delay node";
 const DEPTH_REPORT: Duration = Duration::from_millis(500);
 /// The topic `queue`/`timed` give messages without one.
 const NO_TOPIC: &str = "_none_";
-/// Node.js timers: anything outside 1 ..= 2^31-1 ms (NaN, 0, Infinity) fires after 1 ms.
-const TIMER_MAX_MS: f64 = 2_147_483_647.0;
+/// Longest wait honoured: tokio's documented maximum sleep (about 2.2 years). Node.js
+/// timers stop at 2^31-1 ms (24.8 days) and fire anything longer after 1 ms, which is not
+/// what anyone setting a 30-day delay wants.
+const TIMER_MAX_MS: f64 = 68_719_476_734.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pause {
@@ -190,10 +194,11 @@ fn duration_unit(unit: &str) -> f64 {
     }
 }
 
-/// How long a Node.js timer set to `ms` waits.
+/// How long a timer set to `ms` waits: as in Node.js, NaN, Infinity and anything below
+/// 1 ms wait 1 ms.
 pub(crate) fn timer_duration(ms: f64) -> Duration {
-    if (1.0..=TIMER_MAX_MS).contains(&ms) {
-        Duration::from_secs_f64(ms / 1_000.0)
+    if ms.is_finite() && ms >= 1.0 {
+        Duration::from_secs_f64(ms.min(TIMER_MAX_MS) / 1_000.0)
     } else {
         Duration::from_millis(1)
     }
@@ -740,6 +745,12 @@ mod tests {
         assert_eq!(timer_duration(f64::NAN), Duration::from_millis(1));
         assert_eq!(timer_duration(f64::INFINITY), Duration::from_millis(1));
         assert_eq!(timer_duration(250.0), Duration::from_millis(250));
+        assert_eq!(
+            timer_duration(30.0 * 86_400_000.0),
+            Duration::from_secs(30 * 86_400)
+        );
+        let longest = timer_duration(1e300).as_secs_f64() * 1_000.0;
+        assert!((longest - TIMER_MAX_MS).abs() < 1.0, "{longest}");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   ms. String ops containing `{{` are mustache templates rendered against the message.
 //!   JSON, buffer and JSONata ops are compiled at deploy.
 //! * `duration` ("250"; not a number → 250) in `units` (`ms|s|min|hr`): 0 waits for a
-//!   reset; negative repeats op1 every |duration| until reset.
+//!   reset; negative repeats op1 every |duration| until reset. Durations beyond 24.8 days
+//!   are honoured up to about 2.2 years (Node.js fires them after 1 ms).
 //! * `extend` (false): a message while waiting restarts the timer.
 //! * `overrideDelay` (false): `msg.delay` (ms) replaces the duration for that message.
 //! * `reset` (""): a payload whose text equals it resets, as `msg.reset` does.
