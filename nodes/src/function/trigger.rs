@@ -24,8 +24,8 @@
 //! message when extended). Status: blue dot while any trigger waits, with the count when
 //! more than one topic waits; cleared when none does.
 //!
-//! Templates are rendered by a small local renderer covering variables only (see
-//! [`render_template`]); it is to be replaced by the shared mustache module.
+//! Templates are rendered by the shared mustache.js-compatible renderer
+//! ([`super::mustache`]), compiled at deploy.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -40,6 +40,7 @@ use ferrite_runtime::{
 use serde_json::Value as Json;
 
 use super::delay::{parse_float, timer_duration};
+use super::mustache::Template;
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "trigger",
@@ -60,8 +61,8 @@ enum Op {
     Payload,
     /// `payl` (op2): the latest message.
     Latest,
-    /// A string op containing `{{`.
-    Template(String),
+    /// A string op containing `{{`: a mustache template rendered against the message.
+    Template(Template),
     /// Any other type, as a typed input.
     Value(TypedValue),
 }
@@ -225,7 +226,9 @@ fn compile_op(field: &str, value: &str, vt: &str, untouched: &str) -> Result<Op,
         "nul" => Op::Nothing,
         "pay" => Op::Payload,
         "payl" => Op::Latest,
-        "str" if value.contains("{{") => Op::Template(value.to_owned()),
+        "str" if value.contains("{{") => {
+            Op::Template(Template::parse(value).map_err(|e| ConfigError::field(field, e))?)
+        }
         // Node-RED hands unknown types back unchanged.
         _ => match TypedValue::compile(vt, &Json::String(value.to_owned())) {
             Ok(typed) => Op::Value(typed),
@@ -288,7 +291,7 @@ impl Trigger {
     /// undefined.
     fn evaluate(op: &Op, msg: &Msg, cx: &NodeCtx) -> Result<Option<Value>, NodeError> {
         match op {
-            Op::Template(template) => Ok(Some(Value::String(render_template(template, msg)))),
+            Op::Template(template) => Ok(Some(Value::String(template.render(msg.as_value())))),
             Op::Value(typed) => cx
                 .eval(typed, Some(msg))
                 .map_err(|e| NodeError::new(e.to_string())),
@@ -532,91 +535,6 @@ impl Node for Trigger {
     }
 }
 
-/// Renders `{{name}}` (HTML-escaped as mustache.js does) and `{{{name}}}` / `{{& name}}`
-/// (raw) against the message; `name` is a dotted path (`payload.a.0`), `.` the message
-/// itself; missing values render as nothing. Only plain variables: sections, partials and
-/// delimiter changes are left as they are. To be replaced by the shared mustache renderer.
-fn render_template(template: &str, msg: &Msg) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let (inner, raw, consumed) = if let Some(body) = after.strip_prefix('{') {
-            match body.find("}}}") {
-                Some(end) => (&body[..end], true, 2 + 1 + end + 3),
-                None => {
-                    // Unclosed: the rest is text.
-                    out.push_str(&rest[start..]);
-                    return out;
-                }
-            }
-        } else {
-            match after.find("}}") {
-                Some(end) => {
-                    let tag = &after[..end];
-                    match tag.strip_prefix('&') {
-                        Some(name) => (name, true, 2 + end + 2),
-                        None => (tag, false, 2 + end + 2),
-                    }
-                }
-                None => {
-                    // Unclosed: the rest is text.
-                    out.push_str(&rest[start..]);
-                    return out;
-                }
-            }
-        };
-        let name = inner.trim();
-        if name.starts_with(['#', '^', '/', '!', '>', '=']) {
-            // Not a variable: left as written.
-            out.push_str(&rest[start..start + consumed]);
-        } else if let Some(value) = lookup(msg.as_value(), name) {
-            let text = value.to_js_string();
-            if raw {
-                out.push_str(&text);
-            } else {
-                escape_html(&text, &mut out);
-            }
-        }
-        rest = &rest[start + consumed..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn lookup<'a>(root: &'a Value, name: &str) -> Option<&'a Value> {
-    if name == "." {
-        return Some(root);
-    }
-    let mut current = root;
-    for part in name.split('.') {
-        current = match current {
-            Value::Object(map) => map.get(part)?,
-            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    (!current.is_null()).then_some(current)
-}
-
-/// mustache.js's `escapeHtml`.
-fn escape_html(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '/' => out.push_str("&#x2F;"),
-            '`' => out.push_str("&#x60;"),
-            '=' => out.push_str("&#x3D;"),
-            c => out.push(c),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,24 +544,18 @@ mod tests {
     }
 
     #[test]
-    fn templates_render_variables_escaped_or_raw() {
-        let m = msg(serde_json::json!({
-            "payload": "<a href=\"x\">", "topic": "t", "n": {"a": [1, 2]}, "nil": null
-        }));
-        assert_eq!(
-            render_template("{{payload}}", &m),
-            "&lt;a href&#x3D;&quot;x&quot;&gt;"
+    fn templates_render_against_the_message() {
+        let m = msg(serde_json::json!({"payload": "<a>", "topic": "t"}));
+        let Ok(Op::Template(template)) =
+            compile_op("op1", "{{payload}} {{{payload}}} {{topic}}", "str", "1")
+        else {
+            panic!("a template op");
+        };
+        assert_eq!(template.render(m.as_value()), "&lt;a&gt; <a> t");
+        assert!(
+            compile_op("op1", "{{#payload}}", "str", "1").is_err(),
+            "unclosed section"
         );
-        assert_eq!(render_template("{{{payload}}}", &m), "<a href=\"x\">");
-        assert_eq!(render_template("{{& payload}}", &m), "<a href=\"x\">");
-        assert_eq!(render_template("[{{ topic }}]", &m), "[t]");
-        assert_eq!(render_template("{{n.a.1}}-{{n.a}}", &m), "2-1,2");
-        assert_eq!(render_template("{{missing}}{{nil}}{{n.x.y}}", &m), "");
-        assert_eq!(
-            render_template("{{#payload}}x{{/payload}}", &m),
-            "{{#payload}}x{{/payload}}"
-        );
-        assert_eq!(render_template("open {{payload", &m), "open {{payload");
     }
 
     #[test]
