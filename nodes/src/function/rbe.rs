@@ -134,6 +134,8 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 #[async_trait]
 impl Node for Rbe {
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        // Node-RED's node never calls done(): Complete nodes do not see its messages.
+        cx.defer_done();
         let topic = msg.get_path(&self.topic);
         if msg.get("reset").is_some() {
             match topic {

@@ -521,6 +521,8 @@ fn group_key(msg: &Msg) -> String {
 #[async_trait]
 impl Node for Switch {
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        // Node-RED's node never calls done(): Complete nodes do not see its messages.
+        cx.defer_done();
         if self.rules.is_empty() {
             return Ok(());
         }

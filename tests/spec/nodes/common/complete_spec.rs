@@ -82,3 +82,23 @@ async fn timer_driven_sends_complete() {
     assert_eq!(done["complete"]["source"]["id"], "i");
     flow.unload().await;
 }
+
+/// Switch and filter never signal completion in Node-RED, so Complete nodes ignore them.
+#[tokio::test]
+async fn switch_and_filter_never_complete() {
+    let mut flow = harness::load(json!([
+        {"id": "sw", "type": "switch", "property": "payload", "rules": [{"t": "nnull"}], "outputs": 1, "wires": [["out"]]},
+        {"id": "rbe", "type": "rbe", "func": "rbe", "wires": [["out"]]},
+        {"id": "c", "type": "complete", "scope": ["sw", "rbe"], "wires": [["h"]]},
+        {"id": "out", "type": "helper"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    flow.receive("sw", json!({"payload": 1})).await;
+    flow.receive("rbe", json!({"payload": 1})).await;
+    flow.next("out").await;
+    flow.next("out").await;
+    flow.expect_nothing("h", std::time::Duration::from_millis(80))
+        .await;
+    flow.unload().await;
+}
