@@ -6,7 +6,7 @@
 //!   parses it once).
 //! * `syntax` — `mustache` (default) or `plain` (the text as it is).
 //! * `output` — `str` (default), `json` (the result is parsed as JSON) or `yaml` (parsed
-//!   as YAML: not available yet, a deploy error; see below).
+//!   as YAML 1.2, like js-yaml's `load`: the first document; mapping key order kept).
 //! * `field` (default `payload`) and `fieldType` (`msg` default, `flow`, `global`; a
 //!   context key may carry a store, `#:(store)::key`): where the result goes.
 //! * `format` — the editor's syntax highlighting only; `name`.
@@ -26,8 +26,8 @@
 //!
 //! Differences from Node-RED: the node's own template is parsed at deploy, so a template
 //! mustache.js cannot parse (`Unclosed tag at 17`) is a deploy error naming the field rather
-//! than an error for every message; likewise plain text that must be JSON. `output: "yaml"`
-//! needs a YAML parser Ferrite does not have yet, and is refused at deploy.
+//! than an error for every message; likewise plain text that must be JSON or YAML. YAML
+//! timestamps stay strings (js-yaml makes Date objects, which JSON-encode as the same text).
 
 use std::borrow::Cow;
 
@@ -38,6 +38,7 @@ use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
 };
 use serde_json::Value as Json;
+use yaml_rust2::{Yaml, YamlLoader};
 
 use super::mustache::{Resolver, Template};
 
@@ -77,10 +78,28 @@ struct ContextName {
     key: String,
 }
 
+/// What the rendered text becomes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Output {
+    Str,
+    Json,
+    Yaml,
+}
+
+impl Output {
+    fn parse(self, text: &str) -> Result<Value, String> {
+        match self {
+            Output::Str => Ok(Value::String(text.to_owned())),
+            Output::Json => parse_json(text),
+            Output::Yaml => parse_yaml(text),
+        }
+    }
+}
+
 struct TemplateNode {
     field: Field,
     mustache: bool,
-    json: bool,
+    output: Output,
     /// The node's own template; `None` when it is empty and `msg.template` may stand in.
     own: Option<Compiled>,
     /// The last `msg.template` text and its parse.
@@ -121,15 +140,10 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         ),
     };
     let mustache = or_default(text("syntax"), "mustache") == "mustache";
-    let json = match or_default(text("output"), "str").as_str() {
-        "json" => true,
-        "yaml" => {
-            return Err(ConfigError::field(
-                "output",
-                "YAML output needs a YAML parser, which Ferrite does not have yet",
-            ));
-        }
-        _ => false,
+    let output = match or_default(text("output"), "str").as_str() {
+        "json" => Output::Json,
+        "yaml" => Output::Yaml,
+        _ => Output::Str,
     };
     let template = match config.get("template") {
         Some(Json::String(s)) => s.clone(),
@@ -139,26 +153,21 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let own = if template.is_empty() {
         None
     } else {
-        Some(compile(&template, mustache, json).map_err(|e| ConfigError::field("template", e))?)
+        Some(compile(&template, mustache, output).map_err(|e| ConfigError::field("template", e))?)
     };
     Ok(Box::new(TemplateNode {
         field,
         mustache,
-        json,
+        output,
         own,
         cached: None,
     }))
 }
 
-fn compile(text: &str, mustache: bool, json: bool) -> Result<Compiled, String> {
+fn compile(text: &str, mustache: bool, output: Output) -> Result<Compiled, String> {
     if !mustache {
-        // Plain text is the value itself, or its JSON.
-        let value = if json {
-            parse_json(text)?
-        } else {
-            Value::String(text.to_owned())
-        };
-        return Ok(Compiled::Plain(value));
+        // Plain text is the value itself, or its JSON / YAML.
+        return Ok(Compiled::Plain(output.parse(text)?));
     }
     let template = Template::parse(text).map_err(|e| e.to_string())?;
     let mut context: Vec<ContextName> = Vec::new();
@@ -221,6 +230,38 @@ fn parse_json(text: &str) -> Result<Value, String> {
         .map_err(|e| format!("Invalid JSON: {e}"))
 }
 
+/// js-yaml's `load`: the first document (an empty text is `null`).
+fn parse_yaml(text: &str) -> Result<Value, String> {
+    let documents = YamlLoader::load_from_str(text).map_err(|e| format!("Invalid YAML: {e}"))?;
+    Ok(documents.into_iter().next().map_or(Value::Null, yaml_value))
+}
+
+fn yaml_value(yaml: Yaml) -> Value {
+    match yaml {
+        Yaml::Integer(i) => Value::Int(i),
+        Yaml::Real(ref text) => yaml
+            .as_f64()
+            .map_or_else(|| Value::String(text.clone()), Value::js_number),
+        Yaml::String(s) => Value::String(s),
+        Yaml::Boolean(b) => Value::Bool(b),
+        Yaml::Array(items) => Value::Array(items.into_iter().map(yaml_value).collect()),
+        Yaml::Hash(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (yaml_key(key), yaml_value(value)))
+                .collect(),
+        ),
+        Yaml::Null | Yaml::Alias(_) | Yaml::BadValue => Value::Null,
+    }
+}
+
+/// A mapping key as the JavaScript property name js-yaml makes of it.
+fn yaml_key(key: Yaml) -> String {
+    match yaml_value(key) {
+        Value::String(s) => s,
+        other => other.to_js_string(),
+    }
+}
+
 /// What the template node adds to mustache lookups.
 struct NodeResolver<'a> {
     env: &'a Env,
@@ -279,16 +320,16 @@ impl TemplateNode {
             match msg.get("template") {
                 Some(Value::String(text)) => {
                     if self.cached.as_ref().is_none_or(|(t, _)| t != text) {
-                        let compiled = compile(text, self.mustache, self.json)?;
+                        let compiled = compile(text, self.mustache, self.output)?;
                         self.cached = Some((text.clone(), compiled));
                     }
                 }
                 Some(other) if !self.mustache => {
                     // Plain text mode hands a non-string `msg.template` on as it is.
-                    return if self.json {
-                        parse_json(&other.to_js_string())
-                    } else {
+                    return if self.output == Output::Str {
                         Ok(other.clone())
+                    } else {
+                        self.output.parse(&other.to_js_string())
                     };
                 }
                 Some(other) => {
@@ -298,13 +339,7 @@ impl TemplateNode {
                     ));
                 }
                 // No template anywhere: the node's empty one.
-                None => {
-                    return if self.json {
-                        parse_json("")
-                    } else {
-                        Ok(Value::from(""))
-                    };
-                }
+                None => return self.output.parse(""),
             }
         }
         let compiled = match (&self.own, &self.cached) {
@@ -327,14 +362,10 @@ impl TemplateNode {
         let resolver = NodeResolver {
             env: cx.env(),
             context: values,
-            json: self.json,
+            json: self.output == Output::Json,
         };
-        let text = template.render_with(msg.as_value(), &resolver);
-        if self.json {
-            parse_json(&text)
-        } else {
-            Ok(Value::String(text))
-        }
+        self.output
+            .parse(&template.render_with(msg.as_value(), &resolver))
     }
 }
 

@@ -464,12 +464,45 @@ async fn json_output_errors_and_escaping_scope() {
     flow.unload().await;
 }
 
-/// YAML output is refused at deploy until a YAML parser is available.
+/// `output: "yaml"` parses the rendered text as YAML, keeping mapping order.
 #[tokio::test]
-async fn yaml_output_is_a_deploy_error() {
-    let flow = harness::load(flow_of(json!({"template": "a: 1", "output": "yaml"}))).await;
-    let report = flow.report().clone();
-    assert_eq!(report.issues.len(), 1, "{report}");
-    assert!(report.issues[0].message.contains("output"), "{report}");
+async fn yaml_output_is_parsed_keeping_key_order() {
+    let mut flow = harness::load(json!([
+        {"id": "n1", "type": "template", "field": "payload", "syntax": "mustache", "output": "yaml",
+         "template": "device: {{topic}}\nreadings:\n  - 1.5\n  - 2\nok: true\nnote: ~", "wires": [["n2"]]},
+        {"id": "n2", "type": "helper"}
+    ]))
+    .await;
+    flow.receive("n1", json!({"topic": "plc-1"})).await;
+    let msg = flow.next("n2").await;
+    let payload = msg.payload().cloned().unwrap_or_default();
+    assert_eq!(
+        payload.to_json_string(),
+        r#"{"device":"plc-1","readings":[1.5,2],"ok":true,"note":null}"#
+    );
+    flow.unload().await;
+}
+
+/// Text that is not YAML is a catchable error and the message goes no further.
+#[tokio::test]
+async fn invalid_yaml_output_is_a_catchable_error() {
+    let mut flow = harness::load(json!([
+        {"id": "n1", "type": "template", "output": "yaml", "template": "a: [1, {{payload}}", "wires": [["n2"]]},
+        {"id": "c", "type": "catch", "scope": ["n1"], "wires": [["n3"]]},
+        {"id": "n2", "type": "helper"},
+        {"id": "n3", "type": "helper"}
+    ]))
+    .await;
+    flow.receive("n1", json!({"payload": 2})).await;
+    let caught = flow.next("n3").await.as_value().to_json();
+    assert!(
+        caught["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("YAML"),
+        "{caught}"
+    );
+    flow.expect_nothing("n2", std::time::Duration::from_millis(50))
+        .await;
     flow.unload().await;
 }
