@@ -143,7 +143,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
             topics: config
                 .topics
                 .iter()
-                .map(|t| Value::from(t.get("topic").cloned().unwrap_or(Json::Null)))
+                .map(|t| t.get("topic").cloned().map(Value::from))
                 .collect(),
             pending: HashMap::new(),
         },
@@ -170,8 +170,9 @@ enum Mode {
         queue: Vec<Msg>,
     },
     Concat {
-        /// The configured topics, in concatenation order.
-        topics: Vec<Value>,
+        /// The configured topics, in concatenation order (`None`: an entry without one,
+        /// which in Node-RED matches messages without a topic).
+        topics: Vec<Option<Value>>,
         /// Held sequences per topic (keyed by the topic's text).
         pending: HashMap<String, TopicSequences>,
     },
@@ -256,10 +257,11 @@ impl Node for Batch {
                 self.check_overflow()
             }
             Mode::Concat { topics, pending } => {
-                let Some(topic) = msg.get("topic").filter(|t| topics.contains(t)) else {
+                let topic = msg.get("topic");
+                if !topics.iter().any(|t| t.as_ref() == topic) {
                     return Ok(());
-                };
-                let topic = topic.to_js_string();
+                }
+                let topic = topic_key(topic);
                 let gid = match msg.get("parts") {
                     Some(Value::Object(parts))
                         if parts.contains_key("index") && parts.contains_key("count") =>
@@ -399,13 +401,18 @@ fn is_last_part(msg: &Msg) -> bool {
     matches!((number("index"), number("count")), (Some(i), Some(c)) if i + 1.0 == c)
 }
 
+/// The key Node-RED files a topic under (`String(topic)`).
+fn topic_key(topic: Option<&Value>) -> String {
+    topic.map_or_else(|| "undefined".to_owned(), Value::to_js_string)
+}
+
 /// When the oldest sequence of every configured topic is complete: their messages, in
 /// topic order, and those sequences are removed.
 fn take_concatenation(
-    topics: &[Value],
+    topics: &[Option<Value>],
     pending: &mut HashMap<String, TopicSequences>,
 ) -> Option<Vec<Msg>> {
-    let keys: Vec<String> = topics.iter().map(Value::to_js_string).collect();
+    let keys: Vec<String> = topics.iter().map(|t| topic_key(t.as_ref())).collect();
     let mut msgs = Vec::new();
     for key in &keys {
         let sequence = pending.get(key)?.complete_front()?;
