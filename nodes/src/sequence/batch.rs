@@ -22,10 +22,10 @@
 //! each message sent, keeping its other `parts` keys. Overlapping (`count`) and concatenated
 //! messages are copies; a message is never changed for another holder.
 //!
-//! Node-RED's `nodeMessageBufferMaxLength` (fail the message that overflows, drop the rest
-//! with "too many pending messages in batch node") is read through
-//! [`super::sort::buffer_max_length`]: Ferrite's settings lack it, so it is 0, unlimited.
-//! No status.
+//! Over `nodeMessageBufferMaxLength` held messages the newest fails with "too many pending
+//! messages in batch node" and the rest are dropped. Held messages are done (Complete
+//! nodes) when their sequence is sent or they are dropped (reset, overflow, close). No
+//! status.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -223,8 +223,11 @@ impl Node for Batch {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        // Held messages are done when their sequence is sent or dropped (`cx.done`).
+        cx.defer_done();
         if msg.get("reset").is_some() {
-            self.reset(cx);
+            self.reset(cx).await;
+            cx.done(&msg).await;
             return Ok(());
         }
         match &mut self.mode {
@@ -240,21 +243,23 @@ impl Node for Batch {
                 if queue.len() == *count || ends_sequence {
                     let overlap = *overlap;
                     if overlap == 0 {
-                        send_sequence(std::mem::take(queue), cx).await;
+                        send_sequence(std::mem::take(queue), cx, true).await;
                     } else {
                         // The kept messages go out again: send copies.
-                        send_sequence(queue.clone(), cx).await;
+                        send_sequence(queue.clone(), cx, false).await;
                         let keep_from = queue.len().saturating_sub(overlap);
-                        queue.drain(..keep_from);
+                        for msg in queue.drain(..keep_from) {
+                            cx.done(&msg).await;
+                        }
                     }
                     self.pending_count = 0;
                 }
-                self.check_overflow()
+                self.check_overflow(cx).await
             }
             Mode::Interval { queue, .. } => {
                 queue.push(msg);
                 self.pending_count += 1;
-                self.check_overflow()
+                self.check_overflow(cx).await
             }
             Mode::Concat { topics, pending } => {
                 let topic = msg.get("topic");
@@ -276,8 +281,9 @@ impl Node for Batch {
                 self.pending_count += 1;
                 if self.buffer_limit > 0 && self.pending_count > self.buffer_limit {
                     // This message overflows: it fails and every held one is dropped.
-                    pending.clear();
-                    self.pending_count = 0;
+                    for msg in self.take_pending() {
+                        cx.done(&msg).await;
+                    }
                     return Err(NodeError::new(TOO_MANY).for_msg(msg));
                 }
                 let sequences = pending.entry(topic).or_default();
@@ -293,7 +299,10 @@ impl Node for Batch {
                 sequence.msgs.push(msg);
                 if let Some(msgs) = take_concatenation(topics, pending) {
                     self.pending_count = self.pending_count.saturating_sub(msgs.len());
-                    send_sequence(msgs, cx).await;
+                    for msg in &msgs {
+                        cx.done(msg).await;
+                    }
+                    send_sequence(msgs, cx, false).await;
                 }
                 Ok(())
             }
@@ -319,7 +328,7 @@ impl Node for Batch {
         }
         self.pending_count = 0;
         if !queue.is_empty() {
-            send_sequence(std::mem::take(queue), cx).await;
+            send_sequence(std::mem::take(queue), cx, true).await;
         } else if *allow_empty {
             let mut parts = Map::with_capacity(3);
             parts.insert(
@@ -342,14 +351,18 @@ impl Node for Batch {
         {
             cx.cancel_timer(*id);
         }
-        self.drop_pending();
+        for msg in self.take_pending() {
+            cx.done(&msg).await;
+        }
     }
 }
 
 impl Batch {
     /// `msg.reset`: drops what is held; the interval starts afresh.
-    fn reset(&mut self, cx: &mut NodeCtx) {
-        self.drop_pending();
+    async fn reset(&mut self, cx: &mut NodeCtx) {
+        for msg in self.take_pending() {
+            cx.done(&msg).await;
+        }
         if let Mode::Interval { period, timer, .. } = &mut self.mode {
             if let Some(id) = timer.take() {
                 cx.cancel_timer(id);
@@ -358,29 +371,30 @@ impl Batch {
         }
     }
 
-    fn drop_pending(&mut self) {
-        match &mut self.mode {
-            Mode::Count { queue, .. } | Mode::Interval { queue, .. } => queue.clear(),
-            Mode::Concat { pending, .. } => pending.clear(),
-        }
+    /// Every held message, oldest sequence first; none stays held.
+    fn take_pending(&mut self) -> Vec<Msg> {
         self.pending_count = 0;
+        match &mut self.mode {
+            Mode::Count { queue, .. } | Mode::Interval { queue, .. } => std::mem::take(queue),
+            Mode::Concat { pending, .. } => pending
+                .drain()
+                .flat_map(|(_, topic)| topic.by_id.into_values())
+                .flat_map(|sequence| sequence.msgs)
+                .collect(),
+        }
     }
 
     /// Over the buffer limit (`count` and `interval`): the newest message fails, the rest
     /// are dropped.
-    fn check_overflow(&mut self) -> Result<(), NodeError> {
+    async fn check_overflow(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
         if self.buffer_limit == 0 || self.pending_count <= self.buffer_limit {
             return Ok(());
         }
-        let last = match &mut self.mode {
-            Mode::Count { queue, .. } | Mode::Interval { queue, .. } => {
-                let last = queue.pop();
-                queue.clear();
-                last
-            }
-            Mode::Concat { .. } => None,
-        };
-        self.pending_count = 0;
+        let mut dropped = self.take_pending();
+        let last = dropped.pop();
+        for msg in &dropped {
+            cx.done(msg).await;
+        }
         let error = NodeError::new(TOO_MANY);
         Err(match last {
             Some(msg) => error.for_msg(msg),
@@ -427,7 +441,9 @@ fn take_concatenation(
 }
 
 /// Sends `msgs` as one sequence: `parts.id` is the first message's `_msgid`.
-async fn send_sequence(msgs: Vec<Msg>, cx: &mut NodeCtx) {
+/// With `done`, each message sent is also done (Node-RED sends and completes the same
+/// object when it does not copy).
+async fn send_sequence(msgs: Vec<Msg>, cx: &mut NodeCtx, done: bool) {
     let count = Value::from(msgs.len());
     let id = msgs
         .first()
@@ -445,6 +461,9 @@ async fn send_sequence(msgs: Vec<Msg>, cx: &mut NodeCtx) {
             parts.insert("id".to_owned(), id.clone());
             parts.insert("index".to_owned(), Value::from(index));
             parts.insert("count".to_owned(), count.clone());
+        }
+        if done {
+            cx.done(&msg).await;
         }
         cx.send(msg).await;
     }

@@ -21,11 +21,11 @@
 //! `parts.id` / `parts.index` are dropped. Messages are held per `parts.id` until as many
 //! have arrived as some message's `parts.count` says; then they are sent one by one in
 //! sorted order with `parts.index` renumbered. A JSONata error fails the message that
-//! completed the sequence (nothing of it is sent). Node-RED's `nodeMessageBufferMaxLength`
-//! (drop the oldest sequence, failing its last message with "Too many pending messages in
-//! sort node") is honoured through [`buffer_max_length`], which Ferrite's settings do not
-//! carry yet: 0, unlimited. On close, each sequence still held is logged as "clear pending
-//! message in sort node".
+//! completed the sequence (nothing of it is sent). Over `nodeMessageBufferMaxLength` held
+//! messages the oldest sequence is dropped, its last message failing with "Too many pending
+//! messages in sort node". On close, each sequence still held is logged as "clear pending
+//! message in sort node". Held messages are done (Complete nodes) when their sequence is
+//! sent, dropped or cleared.
 //!
 //! No status. Invalid JSONata expressions and property paths are deploy errors.
 
@@ -49,10 +49,9 @@ pub const DEF: NodeDef = NodeDef {
     build: Build::Flow(build),
 };
 
-/// Node-RED's `nodeMessageBufferMaxLength` (0 = unlimited). Ferrite's `Settings` has no
-/// such key yet, so this is 0; once it does, read it here.
-pub fn buffer_max_length(_settings: &ferrite_runtime::Settings) -> usize {
-    0
+/// Node-RED's `nodeMessageBufferMaxLength` (0 = unlimited).
+pub fn buffer_max_length(settings: &ferrite_runtime::Settings) -> usize {
+    usize::try_from(settings.node_message_buffer_max_length).unwrap_or(usize::MAX)
 }
 
 const INVALID_EXP: &str = "Invalid JSONata expression in sort node";
@@ -217,6 +216,8 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 #[async_trait]
 impl Node for Sort {
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        // Held messages are done when their sequence is sent or dropped (`cx.done`).
+        cx.defer_done();
         match &self.mode {
             Mode::ElemArray(path) | Mode::ExpArray(path, _) => {
                 self.sort_property(msg, path, cx).await
@@ -226,8 +227,11 @@ impl Node for Sort {
     }
 
     async fn on_close(&mut self, _removed: bool, cx: &mut NodeCtx) {
-        for _ in self.pending.drain() {
+        for (_, group) in self.pending.drain() {
             cx.log(CLEAR);
+            for msg in &group.msgs {
+                cx.done(msg).await;
+            }
         }
         self.pending_count = 0;
     }
@@ -251,6 +255,7 @@ impl Sort {
         cx: &mut NodeCtx,
     ) -> Result<(), NodeError> {
         let Some(Value::Array(items)) = msg.get_path(path) else {
+            cx.done(&msg).await;
             return Ok(());
         };
         let order = match self.array_order(items, cx) {
@@ -258,12 +263,14 @@ impl Sort {
             Err(e) => return Err(NodeError::new(format!("{INVALID_EXP}: {e}")).for_msg(msg)),
         };
         let Ok(resolved) = path.resolve(msg.as_value()).map(Cow::into_owned) else {
+            cx.done(&msg).await;
             return Ok(());
         };
         if let Some(Value::Array(items)) = value_at_mut(msg.map_mut(), resolved.segments()) {
             let taken = std::mem::take(items);
             *items = permute(taken, &order);
         }
+        cx.done(&msg).await;
         cx.send(msg).await;
         Ok(())
     }
@@ -285,11 +292,18 @@ impl Sort {
 
     /// Holds a sequence message; sends the whole sequence sorted once it is complete.
     async fn add_to_sequence(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        let Some(Value::Object(parts)) = msg.get("parts") else {
-            return Ok(());
-        };
-        let (Some(id), true) = (parts.get("id"), parts.contains_key("index")) else {
-            return Ok(());
+        let (id, parts) = match msg.get("parts") {
+            Some(Value::Object(parts)) if parts.contains_key("index") => match parts.get("id") {
+                Some(id) => (id, parts),
+                None => {
+                    cx.done(&msg).await;
+                    return Ok(());
+                }
+            },
+            _ => {
+                cx.done(&msg).await;
+                return Ok(());
+            }
         };
         let gid = id.to_js_string();
         let count = parts.get("count").cloned();
@@ -325,7 +339,11 @@ impl Sort {
             Err(e) => {
                 // Node-RED fails the last message to arrive; the others are done.
                 let error = NodeError::new(format!("{INVALID_EXP}: {e}"));
-                return Err(match msgs.pop() {
+                let last = msgs.pop();
+                for msg in &msgs {
+                    cx.done(msg).await;
+                }
+                return Err(match last {
                     Some(last) => error.for_msg(last),
                     None => error,
                 });
@@ -335,6 +353,7 @@ impl Sort {
             if let Some(Value::Object(parts)) = msg.map_mut().get_mut("parts") {
                 parts.insert("index".to_owned(), Value::from(index));
             }
+            cx.done(&msg).await;
             cx.send(msg).await;
         }
         Ok(())
@@ -375,6 +394,9 @@ impl Sort {
             if let Some(last) = group.msgs.pop() {
                 cx.report_error(NodeError::new(TOO_MANY).for_msg(last))
                     .await;
+            }
+            for msg in &group.msgs {
+                cx.done(msg).await;
             }
         }
     }

@@ -5,22 +5,7 @@
 //! which drift on a loaded machine); where the mocha file sends 50-100 ms before a tick,
 //! sends here fall mid-interval, keeping each case's sequence of full and empty intervals.
 //!
-//! Not ported (16 of 28 ported):
-//! * `mode: count › should handle too many pending messages`, `mode: interval › should
-//!   handle too many pending messages`, `mode: concat › should handle too many pending
-//!   messages` — need the `nodeMessageBufferMaxLength` setting, which Ferrite's `Settings`
-//!   does not have yet (the node reads it through
-//!   `ferrite_nodes::sequence::sort::buffer_max_length`, 0 = unlimited for now).
-//! * `messaging API › should call done() when message is sent (mode: count)`,
-//!   `… when reset (mode: count)`, `… regardless of buffer overflow (mode: count)`,
-//!   `… when message is sent (mode: interval)`, `… when reset (mode: interval)`,
-//!   `… regardless of buffer overflow (mode: interval)`, `… when message is sent (mode:
-//!   concat)`, `… when reset (mode: concat)`, `… regardless of buffer overflow (mode:
-//!   concat)` — Node-RED calls `done()` for a held message only when its sequence is sent
-//!   or dropped (Complete nodes then get that message, with its `parts`); Ferrite's runtime
-//!   completes a message when `on_input` returns (and reports the first message sent, not
-//!   each one), so Complete nodes see held messages at once. Needs a deferred-done API in
-//!   the runtime (and the buffer setting for the overflow cases).
+//! All 28 mocha cases are ported.
 
 use std::time::Duration;
 
@@ -484,4 +469,284 @@ async fn other_parts_keys_are_kept() {
     assert_eq!(again["parts"]["id"], again["_msgid"]);
     assert_ne!(again["parts"]["id"], first["parts"]["id"]);
     flow.unload().await;
+}
+
+// ---- with the runtime's deferred done and nodeMessageBufferMaxLength ----------------------
+
+/// Loads `flow` with `nodeMessageBufferMaxLength: 2`.
+async fn load_with_buffer_limit(flow: Json) -> TestFlow {
+    let settings: ferrite_runtime::Settings =
+        serde_json::from_value(json!({"nodeMessageBufferMaxLength": 2})).expect("settings");
+    TestFlow::load_with(&[ferrite_nodes::ALL], flow, settings).await
+}
+
+/// The mocha file's "too many pending messages" cases: the third message overflows.
+async fn too_many_pending(config: Json, msgs: Vec<Json>) {
+    let mut flow = load_with_buffer_limit(batch_flow(&config)).await;
+    for msg in msgs {
+        flow.receive("n1", msg).await;
+    }
+    let entry = flow.log_entry("n1").await;
+    assert_eq!(entry["id"], "n1");
+    assert_eq!(entry["type"], "batch");
+    assert_eq!(entry["msg"], "too many pending messages in batch node");
+    flow.unload().await;
+}
+
+/// mode: count › should handle too many pending messages
+#[tokio::test]
+async fn mode_count_should_handle_too_many_pending_messages() {
+    too_many_pending(
+        count_config(5, 0),
+        (0..3).map(|i| json!({"payload": i})).collect(),
+    )
+    .await;
+}
+
+/// mode: interval › should handle too many pending messages
+#[tokio::test]
+async fn mode_interval_should_handle_too_many_pending_messages() {
+    too_many_pending(
+        interval_config(1.0, false),
+        (0..3).map(|i| json!({"payload": i})).collect(),
+    )
+    .await;
+}
+
+/// mode: concat › should handle too many pending messages
+#[tokio::test]
+async fn mode_concat_should_handle_too_many_pending_messages() {
+    let config = json!({"mode": "concat", "count": 0, "overlap": 0, "interval": 1,
+        "allowEmptySequence": false, "topics": [{"topic": "TA"}, {"topic": "TB"}]});
+    let mut msgs = Vec::new();
+    for i in 0..3 {
+        msgs.push(
+            json!({"payload": i, "topic": "TA", "parts": {"index": i, "count": 3, "id": "A"}}),
+        );
+        msgs.push(
+            json!({"payload": i, "topic": "TB", "parts": {"index": i, "count": 3, "id": "B"}}),
+        );
+    }
+    too_many_pending(config, msgs).await;
+}
+
+/// The mocha file's `mapiDoneTestHelper`: each `(msg, delay, avr)` is received by the batch
+/// node at `delay` ms; the Complete or Catch node reports it (found by its payload) at
+/// `avr` ms (± 100 ms in Node-RED; later is tolerated here on a loaded machine, earlier
+/// is not).
+async fn mapi_done_test(
+    mode: &str,
+    count: i64,
+    overlap: i64,
+    interval: f64,
+    items: &[(Json, u64, u64)],
+) {
+    let mut flow = load_with_buffer_limit(json!([
+        {"id": "batchNode1", "type": "batch", "name": "BatchNode", "mode": mode, "count": count, "overlap": overlap, "interval": interval, "allowEmptySequence": false, "topics": [{"topic": "TA"}], "wires": [[]]},
+        {"id": "completeNode1", "type": "complete", "scope": ["batchNode1"], "uncaught": false, "wires": [["helperNode1"]]},
+        {"id": "catchNode1", "type": "catch", "scope": ["batchNode1"], "uncaught": false, "wires": [["helperNode1"]]},
+        {"id": "helperNode1", "type": "helper", "wires": [[]]}
+    ]))
+    .await;
+    let start = Instant::now();
+    let runtime = flow.runtime().clone();
+    let sends: Vec<(Json, u64)> = items.iter().map(|(m, d, _)| (m.clone(), *d)).collect();
+    let sender = tokio::spawn(async move {
+        for (msg, delay) in sends {
+            tokio::time::sleep_until(start + Duration::from_millis(delay)).await;
+            let msg = Msg::try_from(msg).expect("object");
+            runtime.receive("batchNode1", msg).await.expect("running");
+        }
+    });
+    let mut reported = Vec::new();
+    for _ in items {
+        let msg = as_json(&flow.next("helperNode1").await);
+        let elapsed = start.elapsed().as_millis();
+        reported.push(msg["payload"].clone());
+        let index = usize::try_from(msg["payload"].as_u64().expect("payload")).expect("small");
+        let avr = u128::from(items[index].2);
+        assert!(
+            elapsed + 100 >= avr && elapsed <= avr + 400,
+            "payload {index} at {elapsed} ms, expected {avr} ms: {msg}"
+        );
+    }
+    sender.await.expect("sender");
+    // Each message is reported once.
+    let mut sent: Vec<String> = items
+        .iter()
+        .map(|(m, _, _)| m["payload"].to_string())
+        .collect();
+    let mut reported: Vec<String> = reported.iter().map(Json::to_string).collect();
+    sent.sort();
+    reported.sort();
+    assert_eq!(reported, sent);
+    flow.unload().await;
+}
+
+/// messaging API › should call done() when message is sent (mode: count)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_message_is_sent_mode_count() {
+    mapi_done_test(
+        "count",
+        2,
+        0,
+        2.0,
+        &[(json!({"payload": 0}), 0, 0), (json!({"payload": 1}), 0, 0)],
+    )
+    .await;
+}
+
+/// messaging API › should call done() when reset (mode: count)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_reset_mode_count() {
+    mapi_done_test(
+        "count",
+        2,
+        0,
+        2.0,
+        &[
+            (json!({"payload": 0}), 0, 200),
+            (json!({"payload": 1, "reset": true}), 200, 200),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() regardless of buffer overflow (mode: count)
+#[tokio::test]
+async fn messaging_api_should_call_done_regardless_of_buffer_overflow_mode_count() {
+    mapi_done_test(
+        "count",
+        10,
+        0,
+        2.0,
+        &[
+            (json!({"payload": 0}), 0, 500),
+            (json!({"payload": 1}), 100, 500),
+            (json!({"payload": 2}), 500, 500),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() when message is sent (mode: interval)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_message_is_sent_mode_interval() {
+    mapi_done_test(
+        "interval",
+        2,
+        0,
+        2.0,
+        &[
+            (json!({"payload": 0}), 0, 2000),
+            (json!({"payload": 1}), 500, 2000),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() when reset (mode: interval)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_reset_mode_interval() {
+    mapi_done_test(
+        "interval",
+        2,
+        0,
+        2.0,
+        &[
+            (json!({"payload": 0}), 0, 200),
+            (json!({"payload": 1, "reset": true}), 200, 200),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() regardless of buffer overflow (mode: interval)
+#[tokio::test]
+async fn messaging_api_should_call_done_regardless_of_buffer_overflow_mode_interval() {
+    mapi_done_test(
+        "interval",
+        2,
+        0,
+        2.0,
+        &[
+            (json!({"payload": 0}), 0, 500),
+            (json!({"payload": 1}), 100, 500),
+            (json!({"payload": 2}), 500, 500),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() when message is sent (mode: concat)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_message_is_sent_mode_concat() {
+    mapi_done_test(
+        "concat",
+        2,
+        0,
+        2.0,
+        &[
+            (
+                json!({"topic": "TA", "payload": 0, "parts": {"id": "TA", "index": 0, "count": 2}}),
+                0,
+                1000,
+            ),
+            (
+                json!({"topic": "TA", "payload": 1, "parts": {"id": "TA", "index": 1, "count": 2}}),
+                1000,
+                1000,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() when reset (mode: concat)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_reset_mode_concat() {
+    mapi_done_test(
+        "concat",
+        2,
+        0,
+        2.0,
+        &[
+            (
+                json!({"topic": "TA", "payload": 0, "parts": {"id": "TA", "index": 0, "count": 2}}),
+                0,
+                1000,
+            ),
+            (json!({"payload": 1, "reset": true}), 1000, 1000),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() regardless of buffer overflow (mode: concat)
+#[tokio::test]
+async fn messaging_api_should_call_done_regardless_of_buffer_overflow_mode_concat() {
+    mapi_done_test(
+        "concat",
+        2,
+        0,
+        2.0,
+        &[
+            (
+                json!({"topic": "TA", "payload": 0, "parts": {"id": "TA", "index": 0, "count": 3}}),
+                0,
+                1000,
+            ),
+            (
+                json!({"topic": "TA", "payload": 0, "parts": {"id": "TA", "index": 1, "count": 3}}),
+                500,
+                1000,
+            ),
+            (
+                json!({"topic": "TA", "payload": 0, "parts": {"id": "TA", "index": 2, "count": 3}}),
+                1000,
+                1000,
+            ),
+        ],
+    )
+    .await;
 }

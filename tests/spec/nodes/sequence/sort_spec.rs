@@ -5,17 +5,7 @@
 //! the sorted messages arrive in sorted order (Node-RED sends them so; its spec only checks
 //! `parts.index`).
 //!
-//! Not ported (29 of 33 ported):
-//! * `should handle too many pending messages` — needs the `nodeMessageBufferMaxLength`
-//!   setting, which Ferrite's `Settings` does not have yet (the node's limit is a constant 0,
-//!   unlimited: `ferrite_nodes::sequence::sort::buffer_max_length`).
-//! * `messaging API › should call done() when message is sent (sequence)`,
-//!   `messaging API › should call done() regardless of buffer overflow (same group)`,
-//!   `messaging API › should call done() regardless of buffer overflow (different group)` —
-//!   Node-RED calls `done()` for a held message only when its sequence is sent (or dropped);
-//!   Ferrite's runtime completes a message as soon as `on_input` returns, so Complete nodes
-//!   see held messages at once. Needs a deferred-done API in the runtime (and the buffer
-//!   setting for the overflow cases).
+//! All 33 mocha cases are ported.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -746,4 +736,165 @@ async fn jsonata_keys_on_array_elements() {
         json!(["A4", "B30", "C200", "D1000"])
     );
     flow.unload().await;
+}
+
+// ---- with the runtime's deferred done and nodeMessageBufferMaxLength ----------------------
+
+/// Loads `flow` with `nodeMessageBufferMaxLength: 2`.
+async fn load_with_buffer_limit(flow: Json) -> TestFlow {
+    let settings: Settings =
+        serde_json::from_value(json!({"nodeMessageBufferMaxLength": 2})).expect("settings");
+    TestFlow::load_with(&[ferrite_nodes::ALL], flow, settings).await
+}
+
+/// The mocha file's `mapiDoneTestHelper`: each `(msg, delay, avr)` is received by the sort
+/// node at `delay` ms; the Complete or Catch node reports it at `avr` ms (± 100 ms in
+/// Node-RED; later is tolerated here on a loaded machine, earlier is not).
+async fn mapi_done_test(target_type: &str, items: &[(Json, u64, u64)]) {
+    let mut flow = load_with_buffer_limit(json!([
+        {"id": "sortNode1", "type": "sort", "order": "ascending", "as_num": false, "target": "payload", "targetType": target_type, "seqKey": "payload", "seqKeyType": "msg", "wires": [[]]},
+        {"id": "completeNode1", "type": "complete", "scope": ["sortNode1"], "uncaught": false, "wires": [["helperNode1"]]},
+        {"id": "catchNode1", "type": "catch", "scope": ["sortNode1"], "uncaught": false, "wires": [["helperNode1"]]},
+        {"id": "helperNode1", "type": "helper", "wires": [[]]}
+    ]))
+    .await;
+    let start = tokio::time::Instant::now();
+    let runtime = flow.runtime().clone();
+    let sends: Vec<(Json, u64)> = items.iter().map(|(m, d, _)| (m.clone(), *d)).collect();
+    let sender = tokio::spawn(async move {
+        for (msg, delay) in sends {
+            tokio::time::sleep_until(start + Duration::from_millis(delay)).await;
+            let msg = Msg::try_from(msg).expect("object");
+            runtime.receive("sortNode1", msg).await.expect("running");
+        }
+    });
+    let mut reported = Vec::new();
+    for _ in items {
+        let msg = as_json(&flow.next("helperNode1").await);
+        let elapsed = start.elapsed().as_millis();
+        assert!(msg.get("payload").is_some(), "{msg}");
+        let seq = usize::try_from(msg["seq"].as_u64().expect("seq")).expect("small");
+        reported.push(seq);
+        let avr = u128::from(items[seq].2);
+        assert!(
+            elapsed + 100 >= avr && elapsed <= avr + 400,
+            "msg {seq} at {elapsed} ms, expected {avr} ms: {msg}"
+        );
+    }
+    sender.await.expect("sender");
+    reported.sort_unstable();
+    assert_eq!(
+        reported,
+        (0..items.len()).collect::<Vec<_>>(),
+        "each reported once"
+    );
+    flow.expect_nothing("helperNode1", Duration::from_millis(100))
+        .await;
+    flow.unload().await;
+}
+
+/// should handle too many pending messages
+#[tokio::test]
+async fn should_handle_too_many_pending_messages() {
+    let mut flow = load_with_buffer_limit(json!([
+        {"id": "n1", "type": "sort", "order": "ascending", "as_num": false, "target": "payload", "targetType": "seq", "seqKey": "payload", "seqKeyType": "msg", "wires": [["n2"]]},
+        {"id": "n2", "type": "helper"}
+    ]))
+    .await;
+    for i in 0..4 {
+        flow.receive(
+            "n1",
+            json!({"payload": format!("V{i}"), "parts": {"id": "X", "index": i, "count": 4}}),
+        )
+        .await;
+    }
+    let entry = flow.log_entry("n1").await;
+    assert_eq!(entry["id"], "n1");
+    assert_eq!(entry["type"], "sort");
+    assert_eq!(entry["msg"], "Too many pending messages in sort node");
+    flow.expect_nothing("n2", Duration::from_millis(100)).await;
+    flow.unload().await;
+}
+
+/// messaging API › should call done() when message is sent (sequence)
+#[tokio::test]
+async fn messaging_api_should_call_done_when_message_is_sent_sequence() {
+    mapi_done_test(
+        "seq",
+        &[
+            (
+                json!({"seq": 0, "payload": 3, "parts": {"id": "A", "index": 0, "count": 2}}),
+                0,
+                500,
+            ),
+            (
+                json!({"seq": 1, "payload": 2, "parts": {"id": "A", "index": 1, "count": 2}}),
+                500,
+                500,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() regardless of buffer overflow (same group)
+#[tokio::test]
+async fn messaging_api_should_call_done_regardless_of_buffer_overflow_same_group() {
+    mapi_done_test(
+        "seq",
+        &[
+            (
+                json!({"seq": 0, "payload": 1, "parts": {"id": "A", "index": 0, "count": 3}}),
+                0,
+                1000,
+            ),
+            (
+                json!({"seq": 1, "payload": 3, "parts": {"id": "A", "index": 1, "count": 3}}),
+                500,
+                1000,
+            ),
+            (
+                json!({"seq": 2, "payload": 2, "parts": {"id": "A", "index": 2, "count": 3}}),
+                1000,
+                1000,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// messaging API › should call done() regardless of buffer overflow (different group)
+#[tokio::test]
+async fn messaging_api_should_call_done_regardless_of_buffer_overflow_different_group() {
+    mapi_done_test(
+        "seq",
+        &[
+            (
+                json!({"seq": 0, "payload": 1, "parts": {"id": "A", "index": 0, "count": 2}}),
+                0,
+                1000,
+            ),
+            (
+                json!({"seq": 1, "payload": 3, "parts": {"id": "B", "index": 0, "count": 2}}),
+                500,
+                1200,
+            ),
+            (
+                json!({"seq": 2, "payload": 5, "parts": {"id": "C", "index": 0, "count": 2}}),
+                1000,
+                1500,
+            ),
+            (
+                json!({"seq": 3, "payload": 2, "parts": {"id": "B", "index": 1, "count": 2}}),
+                1200,
+                1200,
+            ),
+            (
+                json!({"seq": 4, "payload": 4, "parts": {"id": "C", "index": 1, "count": 2}}),
+                1500,
+                1500,
+            ),
+        ],
+    )
+    .await;
 }
