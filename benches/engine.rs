@@ -689,7 +689,7 @@ fn run() -> anyhow::Result<()> {
         usize::try_from(r.max(1)).unwrap_or(1)
     });
     // `BENCH_ONLY=chain-current,memory`: run only the parts whose name contains one of these
-    // (names: memory, chain-current, chain-multi, fanout-current, fanout-multi).
+    // (names: memory, chain-current, chain-multi, fanout-current, fanout-multi, split-current).
     let only: Vec<String> = std::env::var("BENCH_ONLY")
         .unwrap_or_default()
         .split(',')

@@ -139,8 +139,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
                 }
             }
         }
-        // Node-RED treats any other type as a string separator for Buffers and does not
-        // split strings at all; `str` is what the editor writes.
+        // The editor writes only `str`, `bin` and `len`; anything else reads as `str`.
         _ => {
             let splt = if splt_falsy {
                 "\\n".to_owned()
