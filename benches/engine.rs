@@ -5,6 +5,9 @@
 //!    nanoseconds per hop, hop = one change node handling one message),
 //! 2. a 1-to-8 fan-out (messages in per second and deliveries to the sink per second),
 //! 3. VmRSS before and after deploying a generated 1,000-node flow,
+//! 4. a real `split` node turning one 20,000-item array into 20,000 messages, timed from the
+//!    receive to the sink having counted them all (current-thread runtime; target < 20 ms:
+//!    a part must never copy the whole array),
 //!
 //! each throughput figure on a current-thread tokio runtime (the "one core" figure) and on a
 //! 2-worker multi-thread runtime. Target: >= 1,000,000 hops/s on one core, < 1 µs per hop.
@@ -12,7 +15,8 @@
 //! `cargo bench --bench engine [-- --quick]`; env `BENCH_N` sets the chain's message count
 //! (the fan-out sends a quarter of it), `BENCH_REPS` the repetitions (median is reported),
 //! `BENCH_ONLY` a comma-separated filter (`memory`, `chain-current`, `chain-multi`,
-//! `fanout-current`, `fanout-multi`, or any part such as `chain` or `current`) for profiling.
+//! `fanout-current`, `fanout-multi`, `split-current`, or any part such as `chain`, `split` or
+//! `current`) for profiling; `BENCH_SPLIT_REPS` sets the split repetitions (default 21).
 //! Exits non-zero only on real failure: a deploy issue, lost or malformed messages, a stall.
 
 use std::collections::HashMap;
@@ -42,6 +46,9 @@ const STALL: Duration = Duration::from_secs(10);
 
 const TARGET_HOPS_PER_SEC: f64 = 1_000_000.0;
 const TARGET_NS_PER_HOP: f64 = 1_000.0;
+/// Items of the array the split scenario splits, and its target time.
+const SPLIT_ITEMS: u64 = 20_000;
+const TARGET_SPLIT: Duration = Duration::from_millis(20);
 
 // ---------------------------------------------------------------------------------------
 // The bench's node types.
@@ -272,7 +279,7 @@ fn vm_rss_kib() -> Option<u64> {
 }
 
 async fn new_runtime() -> anyhow::Result<(Runtime, Arc<Counter>)> {
-    let registry = Registry::new([BENCH_NODES])?;
+    let registry = Registry::new([BENCH_NODES, ferrite_nodes::ALL])?;
     let runtime = Runtime::new(Arc::new(registry), Settings::default()).await?;
     let counter = Arc::new(Counter::default());
     counters().insert(runtime.runtime_id(), Arc::clone(&counter));
@@ -388,6 +395,107 @@ async fn scenario(
         count == target,
         "the sink counted {count} messages, expected {target}"
     );
+    Ok(times)
+}
+
+/// `split` (Node-RED's defaults: one message per array element) wired to a sink checking
+/// `parts.index` on every part.
+fn split_flow() -> Vec<Json> {
+    vec![
+        tab(),
+        json!({
+            "id": "split", "type": "split", "z": TAB, "name": "", "splt": "\\n", "spltType": "str",
+            "arraySplt": 1, "arraySpltType": "len", "stream": false, "addname": "", "property": "payload",
+            "x": 300, "y": 80, "wires": [["sink"]],
+        }),
+        sink("sink", "parts.index", 500, 80),
+    ]
+}
+
+/// `{topic, payload: [{id, value} x n]}`: what a query or a Modbus block read might give.
+fn array_message(n: u64) -> Msg {
+    let items = (0..n)
+        .map(|i| {
+            let i = i64::try_from(i).unwrap_or_default();
+            let mut item = Map::with_capacity(2);
+            item.insert("id".to_owned(), Value::Int(i));
+            item.insert("value".to_owned(), Value::js_number(i as f64 * 0.5));
+            Value::Object(item)
+        })
+        .collect();
+    let mut map = Map::with_capacity(2);
+    map.insert("topic".to_owned(), Value::from("rows"));
+    map.insert("payload".to_owned(), Value::Array(items));
+    Msg::from_map(map)
+}
+
+/// Nanoseconds the calling thread has spent on a CPU (`/proc/thread-self/schedstat`), if
+/// the kernel tells. On the current-thread runtime every node runs on this thread, so this
+/// is the work done, whatever else loads the machine.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// One timed split: wall-clock time, and on-CPU time of the runtime thread.
+struct SplitTime {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+/// Hands `split` one `n`-item array and waits until the sink counted `n` parts. The message
+/// is built before the clock starts. Call on the current-thread runtime (see `thread_cpu_ns`).
+async fn split_once(
+    runtime: &Runtime,
+    counter: &Arc<Counter>,
+    n: u64,
+) -> anyhow::Result<SplitTime> {
+    counter.arm(n);
+    let msg = array_message(n);
+    let cpu_start = thread_cpu_ns();
+    let start = Instant::now();
+    runtime.receive("split", msg).await?;
+    let mut last = 0;
+    loop {
+        if tokio::time::timeout(STALL, counter.done.notified())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        let now = counter.count.load(Ordering::Acquire);
+        if now == last {
+            bail!("stalled: the sink counted {now} of {n} parts and nothing more for {STALL:?}");
+        }
+        last = now;
+    }
+    let wall = start.elapsed();
+    let cpu = cpu_start
+        .zip(thread_cpu_ns())
+        .map(|(a, b)| Duration::from_nanos(b.saturating_sub(a)));
+    Ok(SplitTime { wall, cpu })
+}
+
+/// Deploys split → sink, warms up once, then times `reps` splits of `n` items.
+async fn split_scenario(n: u64, reps: usize) -> anyhow::Result<Vec<SplitTime>> {
+    let (runtime, counter) = new_runtime().await?;
+    let result = async {
+        deploy(&runtime, split_flow()).await?;
+        split_once(&runtime, &counter, n).await?;
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            times.push(split_once(&runtime, &counter, n).await?);
+            let bad = counter.bad.load(Ordering::Acquire);
+            ensure!(bad == 0, "{bad} parts reached the sink without parts.index");
+        }
+        anyhow::Ok(times)
+    }
+    .await;
+    runtime.stop().await;
+    counters().remove(&runtime.runtime_id());
+    let times = result?;
+    let count = counter.count.load(Ordering::Acquire);
+    ensure!(count == n, "the sink counted {count} parts, expected {n}");
     Ok(times)
 }
 
@@ -581,7 +689,7 @@ fn run() -> anyhow::Result<()> {
         usize::try_from(r.max(1)).unwrap_or(1)
     });
     // `BENCH_ONLY=chain-current,memory`: run only the parts whose name contains one of these
-    // (names: memory, chain-current, chain-multi, fanout-current, fanout-multi).
+    // (names: memory, chain-current, chain-multi, fanout-current, fanout-multi, split-current).
     let only: Vec<String> = std::env::var("BENCH_ONLY")
         .unwrap_or_default()
         .split(',')
@@ -691,6 +799,66 @@ fn run() -> anyhow::Result<()> {
     chain.print();
     fan.print();
 
+    let mut split_line = String::new();
+    if selected("split-current") {
+        let split_reps = env_u64("BENCH_SPLIT_REPS").map_or(if quick { 5 } else { 21 }, |r| {
+            usize::try_from(r.max(1)).unwrap_or(1)
+        });
+        let times = Flavor::CurrentThread
+            .build()?
+            .block_on(split_scenario(SPLIT_ITEMS, split_reps))
+            .context("split on current-thread")?;
+        let cpu: Option<Vec<Duration>> = times.iter().map(|t| t.cpu).collect();
+        let cpu = cpu.map(|c| summarize(Flavor::CurrentThread, c));
+        let row = summarize(
+            Flavor::CurrentThread,
+            times.iter().map(|t| t.wall).collect(),
+        );
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "Split: one {}-item array -> split -> bench-sink ({} parts; receive to last part counted; \
+             {split_reps} timed reps after a warm-up)",
+            grouped(SPLIT_ITEMS as f64),
+            grouped(SPLIT_ITEMS as f64),
+        );
+        println!(
+            "  {:<17}{:<6}{:>11}{:>19}{:>14}",
+            "runtime", "time", "median", "min..max", "ns/part"
+        );
+        for (kind, r) in [("wall", Some(&row)), ("cpu", cpu.as_ref())] {
+            let Some(r) = r else { continue };
+            println!(
+                "  {:<17}{:<6}{:>11}{:>19}{:>14.0}",
+                r.flavor.label(),
+                kind,
+                format!("{:.2} ms", ms(r.median)),
+                format!("{:.2}..{:.2} ms", ms(r.best), ms(r.worst)),
+                ns_per(SPLIT_ITEMS, r.median),
+            );
+        }
+        println!(
+            "  (cpu: on-CPU time of the runtime thread, from /proc/thread-self/schedstat; \
+             it leaves out time other processes took the core)"
+        );
+        println!();
+        let verdict = if row.median < TARGET_SPLIT {
+            "MET"
+        } else {
+            "MISSED"
+        };
+        let cpu_text = cpu
+            .as_ref()
+            .map_or_else(String::new, |c| format!(" (cpu {:.2} ms)", ms(c.median)));
+        let _ = writeln!(
+            split_line,
+            "  split   {:<16} {:>8.2} ms{cpu_text} for {} parts  target < {} ms: {verdict}",
+            row.flavor.label(),
+            ms(row.median),
+            grouped(SPLIT_ITEMS as f64),
+            TARGET_SPLIT.as_millis(),
+        );
+    }
+
     let mut headline = String::new();
     for row in &chain.rows {
         let work = chain.n * chain.per_msg;
@@ -720,6 +888,6 @@ fn run() -> anyhow::Result<()> {
         );
     }
     println!("HEADLINE");
-    print!("{headline}{memory_line}");
+    print!("{headline}{split_line}{memory_line}");
     Ok(())
 }
