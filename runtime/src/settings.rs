@@ -62,7 +62,9 @@ impl Settings {
 
     /// `nodeMessageBufferMaxLength`, `None` when unlimited.
     pub fn message_buffer_limit(&self) -> Option<usize> {
-        usize::try_from(self.node_message_buffer_max_length).ok().filter(|n| *n > 0)
+        usize::try_from(self.node_message_buffer_max_length)
+            .ok()
+            .filter(|n| *n > 0)
     }
 
     pub fn inbox_capacity(&self) -> usize {
