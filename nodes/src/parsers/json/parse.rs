@@ -298,6 +298,18 @@ impl Parser<'_> {
     /// A string literal; `pos` is at its opening quote.
     fn string(&mut self) -> Result<String, Fault> {
         self.pos += 1;
+        // Most strings have no escapes: copy them in one exact allocation.
+        let start = self.pos;
+        let end = self.bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(self.bytes.len(), |n| start + n);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return Ok(std::str::from_utf8(&self.bytes[start..end])
+                .unwrap_or_default()
+                .to_owned());
+        }
         let mut out = String::new();
         loop {
             let run_start = self.pos;
