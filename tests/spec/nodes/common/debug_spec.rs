@@ -20,14 +20,6 @@
 //!   node`, `post › should return 400 for invalid bulk disable`, `post › should return
 //!   success for bulk disable`, `get › should return the view.html` — admin HTTP routes,
 //!   issue 7.
-//!
-//! Ported but ignored until `ferrite_runtime::events::encode_debug` is fixed (the node
-//! encodes with it as required):
-//! * `should truncate a large buffer` — `encode_debug` cuts a Buffer to `max_length`
-//!   *bytes* before hex-encoding (1002 hex chars for 501 bytes); Node-RED cuts the hex text
-//!   to `max_length` characters (1000).
-//! * `should truncate a large array in the object` — `encode_debug` does not replace
-//!   nested arrays longer than `max_length` with `{__enc__, type: "array", data, length}`.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

@@ -1,12 +1,7 @@
-//! Port of Node-RED test/nodes/core/function/89-trigger_spec.js (39 `it(`, 53 run; 52
+//! Port of Node-RED test/nodes/core/function/89-trigger_spec.js (39 `it(`, 53 run; all
 //! ported).
 //!
-//! Not ported:
-//! * "should call done() when first message has been processed" — it asserts that the
-//!   second message (sent when the time runs out) is not completed again; the runtime
-//!   completes whatever a node sends while handling a timer, so a Complete node sees the
-//!   trigger's second message as a second `done()`. Needs a runtime way for a node to say
-//!   its timer sends are not completions (see the reply for issue 3).
+//! Not ported: none.
 //!
 //! Deviations: the mocha file sets `process.env["NR-TEST"]`; setting the process
 //! environment is unsafe in a multi-threaded test binary, so the env case defines the
@@ -894,6 +889,39 @@ async fn should_be_able_to_set_a_repeat_and_clear_loop_by_reset() {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let most = 2 + (reset_at / 25.0).floor() as usize;
     assert!((3..=most).contains(&count), "{count} in {reset_at} ms");
+    flow.unload().await;
+}
+
+/// should call done() when first message has been processed
+#[tokio::test]
+async fn should_call_done_when_first_message_has_been_processed() {
+    let mut flow = harness::load(json!([
+        {"id": "triggerNode1", "type": "trigger", "units": "ms", "duration": "150", "wires": [["out"]]},
+        {"id": "completeNode1", "type": "complete", "scope": ["triggerNode1"], "uncaught": false, "wires": [["helperNode1"]]},
+        {"id": "catchNode1", "type": "catch", "scope": ["triggerNode1"], "uncaught": false, "wires": [["helperNode1"]]},
+        {"id": "helperNode1", "type": "helper"},
+        {"id": "out", "type": "helper"}
+    ]))
+    .await;
+    let start = Instant::now();
+    flow.receive("triggerNode1", json!({"seq": 0, "payload": "A"}))
+        .await;
+    let done = flow.next("helperNode1").await;
+    assert!(
+        ms_since(start) < 100.0,
+        "done when the first message is processed"
+    );
+    assert_eq!(prop(&done, "seq"), json!(0));
+    assert_eq!(
+        done.as_value().to_json()["complete"]["source"]["id"],
+        "triggerNode1"
+    );
+    // Both outputs leave (op1 at once, op2 after the duration) ...
+    flow.next("out").await;
+    flow.next("out").await;
+    // ... but only the first message was done.
+    flow.expect_nothing("helperNode1", Duration::from_millis(100))
+        .await;
     flow.unload().await;
 }
 
