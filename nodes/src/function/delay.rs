@@ -27,15 +27,25 @@
 //! depth at most every 500 ms; `queue`/`timed` show `reset`; `burst` is a green ring while
 //! messages pass and a red dot while it drops. Cleared on close.
 //!
-//! Deviations: `nodeMessageBufferMaxLength` is not a Ferrite setting yet, so the rate queue
-//! is unbounded (Node-RED's default, 0). A `msg.rate` change in `queue`/`timed` keeps
+//! Completion (`done()`, what Complete nodes watching the delay see): a message the node
+//! holds completes when it leaves: after it is sent by its timer, the rate tick or a flush,
+//! when a reset or close clears it, when a newer message of its topic replaces it
+//! (`queue`/`timed`, after it went to output 2) or when the rate queue overflows. A message
+//! that is sent, dropped or only controls the node completes when it is handled. Each
+//! message completes once: Node-RED calls `done()` a second time for a message carrying
+//! `flush` (right away, and again when it leaves), and never for what a reset or overflow
+//! clears from the `rate` queue (though it does on close); here those complete as they go.
+//!
+//! Settings: `nodeMessageBufferMaxLength` bounds the `rate` queue: a message arriving
+//! when it is full discards the queue and is reported as "too many pending messages in
+//! delay node" (catchable, with the message).
+//!
+//! Deviations: a `msg.rate` change in `queue`/`timed` keeps
 //! the mode's own tick (Node-RED switches to the `rate` tick, which stops for good once the
 //! queue empties), a reset there also restores the configured tick, and a `flush` count
 //! larger than the queue releases what there is (Node-RED throws).
 //! Delays beyond 24.8 days wait as set, up to about 2.2 years (Node.js fires them after
 //! 1 ms).
-//! `done()`: the runtime completes a message when `on_input` returns, so Complete nodes see
-//! held messages when they arrive (and again when a timer sends them), not when they leave.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -92,8 +102,8 @@ struct Delay {
     drop: bool,
     allow_rate: bool,
     second_output: bool,
-    /// `nodeMessageBufferMaxLength`; 0 is unlimited.
-    max_kept: usize,
+    /// `nodeMessageBufferMaxLength`: the longest the `rate` queue may grow.
+    max_kept: Option<usize>,
 
     /// `delay` / `delayv` / `random`: messages waiting for their time.
     held: Held,
@@ -153,7 +163,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         drop: raw.get("drop").is_some_and(json_bool),
         allow_rate: raw.get("allowrate").is_some_and(json_bool),
         second_output: raw.get("outputs").and_then(json_f64) == Some(2.0),
-        max_kept: 0,
+        max_kept: cx.settings().message_buffer_limit(),
         held: Held::default(),
         buffer: VecDeque::new(),
         interval: None,
@@ -278,6 +288,21 @@ fn count_status(fill_dot: usize) -> Status {
     Status::dot("blue", fill_dot.to_string())
 }
 
+/// Sends a held message on `port`, then completes it: Node-RED calls `done()` after `send`.
+async fn release(cx: &mut NodeCtx, port: usize, msg: Msg) {
+    // A pointer copy for `done`, dropped as soon as the Complete nodes have theirs.
+    let copy = msg.clone();
+    cx.send_to(port, msg).await;
+    cx.done(&copy).await;
+}
+
+/// Completes messages the node discards without sending them.
+async fn complete_all(cx: &mut NodeCtx, msgs: impl IntoIterator<Item = Msg>) {
+    for msg in msgs {
+        cx.done(&msg).await;
+    }
+}
+
 /// Messages held by the fixed, variable and random delays: in arrival order (what a flush
 /// releases first) and by due time, with one timer armed for the earliest.
 #[derive(Default)]
@@ -328,9 +353,13 @@ impl Held {
         out
     }
 
-    fn clear(&mut self) {
-        self.by_seq.clear();
+    /// Every held message, in arrival order.
+    fn drain(&mut self) -> Vec<Msg> {
         self.by_due.clear();
+        std::mem::take(&mut self.by_seq)
+            .into_values()
+            .map(|(_, msg)| msg)
+            .collect()
     }
 
     /// Keeps one timer armed for the earliest due message.
@@ -410,18 +439,23 @@ impl Delay {
         };
         let reset = msg.get("reset").is_some();
         let flush = msg.get("flush").cloned();
-        if !is_flush_only(&msg) {
+        // Done is explicit here: a flush sends other messages while handling this one.
+        cx.defer_done();
+        if is_flush_only(&msg) {
+            cx.done(&msg).await;
+        } else {
             self.held.push(Instant::now() + timer_duration(wait), msg);
         }
         // The fixed delay treats reset and flush as alternatives; the others do both.
         if reset {
-            self.held.clear();
+            let cleared = self.held.drain();
+            complete_all(cx, cleared).await;
             cx.status(Status::ring("blue", "0")).await;
         }
         if let Some(flush) = flush.filter(|_| !(reset && self.pause == Pause::Delay)) {
             let n = flush_count(&flush, self.held.len());
             for out in self.held.take_first(n) {
-                cx.send(out).await;
+                release(cx, 0, out).await;
             }
             cx.status(count_status(self.held.len())).await;
         } else if self.shows_count() && !(reset && self.pause == Pause::Delay) {
@@ -433,7 +467,7 @@ impl Delay {
     async fn hold_timer(&mut self, cx: &mut NodeCtx) {
         self.held.timer = None;
         for out in self.held.take_due(Instant::now()) {
-            cx.send(out).await;
+            release(cx, 0, out).await;
             if self.shows_count() {
                 cx.status(count_status(self.held.len())).await;
             }
@@ -472,17 +506,21 @@ impl Delay {
         let flush = msg.get("flush").cloned();
         let to_front = matches!(msg.get("toFront"), Some(Value::Bool(true)));
         let mut error = None;
-        let mut m = msg;
-        m.remove("flush");
-        if m.map().len() > 1 {
+        // A message with nothing but `flush` (and its id) only controls the queue; it
+        // completes after what it releases, so its done is explicit.
+        let mut control = None;
+        if msg.map().len().saturating_sub(usize::from(flush.is_some())) > 1 {
+            let mut m = msg;
+            m.remove("flush");
             let rate = self.rate_override(&m);
             if self.interval.is_some() {
                 if let Some(rate) = rate.filter(|r| *r != self.rate_ms) {
                     self.rate_ms = rate;
                     self.restart_interval(cx);
                 }
-                if self.max_kept > 0 && self.buffer.len() >= self.max_kept {
-                    self.buffer.clear();
+                if self.max_kept.is_some_and(|max| self.buffer.len() >= max) {
+                    let dropped = std::mem::take(&mut self.buffer);
+                    complete_all(cx, dropped).await;
                     error = Some(NodeError::new(TOO_MANY).for_msg(m));
                 } else {
                     if to_front {
@@ -490,6 +528,7 @@ impl Delay {
                     } else {
                         self.buffer.push_back(m);
                     }
+                    cx.defer_done();
                     self.report_depth(cx);
                 }
             } else {
@@ -497,13 +536,18 @@ impl Delay {
                     self.rate_ms = rate;
                 }
                 if !reset {
+                    // Sent at once: the runtime completes it when this returns.
                     cx.send(m).await;
                 } else if flush.is_some() {
                     self.buffer.push_back(m);
+                    cx.defer_done();
                 }
                 self.report_depth(cx);
                 self.restart_interval(cx);
             }
+        } else {
+            cx.defer_done();
+            control = Some(msg);
         }
         if let Some(flush) = &flush {
             let n = flush_count(flush, self.buffer.len());
@@ -517,7 +561,9 @@ impl Delay {
                     out.remove("flush");
                     out.remove("reset");
                     if out.map().len() > 1 {
-                        cx.send(out).await;
+                        release(cx, 0, out).await;
+                    } else {
+                        cx.done(&out).await;
                     }
                 }
                 self.restart_interval(cx);
@@ -526,6 +572,9 @@ impl Delay {
         }
         if reset {
             self.reset_rate(flush.is_some(), cx).await;
+        }
+        if let Some(control) = control {
+            cx.done(&control).await;
         }
         error.map_or(Ok(()), Err)
     }
@@ -537,7 +586,8 @@ impl Delay {
             self.stop_interval(cx);
             self.last_sent = None;
         }
-        self.buffer.clear();
+        let cleared = std::mem::take(&mut self.buffer);
+        complete_all(cx, cleared).await;
         self.rate_ms = self.fixed_rate_ms;
         cx.status(Status::ring("blue", "0")).await;
     }
@@ -546,11 +596,8 @@ impl Delay {
     async fn rate_tick(&mut self, cx: &mut NodeCtx) {
         match self.buffer.pop_front() {
             None => self.stop_interval(cx),
-            Some(out) => {
-                if out.map().len() > 1 {
-                    cx.send(out).await;
-                }
-            }
+            Some(out) if out.map().len() > 1 => release(cx, 0, out).await,
+            Some(out) => cx.done(&out).await,
         }
         self.report_depth(cx);
     }
@@ -565,13 +612,17 @@ impl Delay {
         }
         let reset = msg.get("reset").is_some();
         let flush = msg.get("flush").cloned();
+        // Always queued (or replacing): done when it leaves the queue.
+        cx.defer_done();
         let topic = msg.get("topic");
         match self.buffer.iter().position(|q| q.get("topic") == topic) {
             Some(i) => {
                 if let Some(slot) = self.buffer.get_mut(i) {
                     let replaced = std::mem::replace(slot, msg);
                     if self.second_output {
-                        cx.send_to(1, replaced).await;
+                        release(cx, 1, replaced).await;
+                    } else {
+                        cx.done(&replaced).await;
                     }
                 }
             }
@@ -590,13 +641,16 @@ impl Delay {
                 out.remove("reset");
                 // More than `_msgid` and `topic`.
                 if out.map().len() > 2 {
-                    cx.send(out).await;
+                    release(cx, 0, out).await;
+                } else {
+                    cx.done(&out).await;
                 }
             }
             cx.status(Status::clear()).await;
         }
         if reset {
-            self.buffer.clear();
+            let cleared = std::mem::take(&mut self.buffer);
+            complete_all(cx, cleared).await;
             if self.rate_ms != self.fixed_rate_ms {
                 self.rate_ms = self.fixed_rate_ms;
                 self.restart_interval(cx);
@@ -608,11 +662,11 @@ impl Delay {
     async fn topic_tick(&mut self, cx: &mut NodeCtx) {
         if self.pause == Pause::Queue {
             if let Some(out) = self.buffer.pop_front() {
-                cx.send(out).await;
+                release(cx, 0, out).await;
             }
         } else {
             while let Some(out) = self.buffer.pop_front() {
-                cx.send(out).await;
+                release(cx, 0, out).await;
             }
         }
         self.report_depth(cx);
@@ -693,8 +747,11 @@ impl Node for Delay {
     }
 
     async fn on_close(&mut self, _removed: bool, cx: &mut NodeCtx) {
-        self.held.clear();
-        self.buffer.clear();
+        // Node-RED completes what the node still holds when it closes.
+        let held = self.held.drain();
+        complete_all(cx, held).await;
+        let queued = std::mem::take(&mut self.buffer);
+        complete_all(cx, queued).await;
         cx.status(Status::clear()).await;
     }
 }

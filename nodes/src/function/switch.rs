@@ -29,7 +29,9 @@
 //! Errors: an unknown rule type, a bad JSONata expression, regular expression or property
 //! path in the config is a deploy error naming the field. A JSONata error evaluating the
 //! property is a warning and drops the message; a JSONata or regular-expression error in a
-//! rule is a catchable error with the message. No status.
+//! rule is a catchable error with the message. Holding more sequence messages than the
+//! `nodeMessageBufferMaxLength` setting allows discards every held one with the catchable
+//! error "too many pending messages in switch node". No status.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -53,9 +55,6 @@ pub const DEF: NodeDef = NodeDef {
     build: Build::Flow(build),
 };
 
-/// Node-RED's `nodeMessageBufferMaxLength` (0 = unlimited). Ferrite's settings do not carry
-/// it yet, so buffered sequences are unlimited, Node-RED's default.
-const MESSAGE_BUFFER_MAX_LENGTH: usize = 0;
 const TOO_MANY: &str = "too many pending messages in switch node";
 
 #[derive(Deserialize)]
@@ -361,7 +360,8 @@ struct Switch {
     pending_in: HashMap<String, GroupIn>,
     pending_out: HashMap<String, GroupOut>,
     pending_count: usize,
-    max_kept: usize,
+    /// `nodeMessageBufferMaxLength`: most sequence messages held at once.
+    max_kept: Option<usize>,
 }
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
@@ -402,7 +402,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         pending_in: HashMap::new(),
         pending_out: HashMap::new(),
         pending_count: 0,
-        max_kept: MESSAGE_BUFFER_MAX_LENGTH,
+        max_kept: cx.settings().message_buffer_limit(),
     }))
 }
 
@@ -622,7 +622,7 @@ impl Switch {
             .as_ref()
             .and_then(Value::as_f64)
             .is_some_and(|c| c == group.msgs.len() as f64);
-        if self.max_kept > 0 && self.pending_count > self.max_kept {
+        if self.max_kept.is_some_and(|max| self.pending_count > max) {
             let culprit = self
                 .pending_in
                 .get(&key)
@@ -672,7 +672,7 @@ impl Switch {
             self.pending_count = self.pending_count.saturating_sub(group.onwards.len());
             self.send_group(group.onwards, cx).await;
         }
-        if self.max_kept > 0 && self.pending_count > self.max_kept {
+        if self.max_kept.is_some_and(|max| self.pending_count > max) {
             let culprit = self
                 .pending_out
                 .get(&key)

@@ -1,9 +1,6 @@
 //! Port of Node-RED test/nodes/core/function/10-switch_spec.js.
 //!
-//! Not ported:
-//! * "should handle too many pending messages" — needs the `nodeMessageBufferMaxLength`
-//!   setting, which Ferrite's settings do not carry yet (the switch buffers without limit,
-//!   Node-RED's default).
+//! Not ported: none.
 //!
 //! Deviations: "should be loaded with some defaults" inspects node properties in mocha;
 //! here it checks what they mean (a clean deploy without rules, and every matching rule
@@ -1322,6 +1319,43 @@ async fn should_repair_message_sequence_for_each_port_overlap() {
         [&[1, 2, 0], &[-2, 0, -1], &[]],
     )
     .await;
+}
+
+/// should handle too many pending messages
+#[tokio::test]
+async fn should_handle_too_many_pending_messages() {
+    let settings = Settings {
+        node_message_buffer_max_length: 2,
+        ..Settings::default()
+    };
+    let mut flow = TestFlow::load_with(
+        &[ferrite_nodes::ALL],
+        json!([
+            {"id": "n1", "type": "switch", "name": "switchNode", "property": "payload",
+             "rules": [{"t": "tail", "v": 2}], "checkall": true, "repair": false,
+             "outputs": 3, "wires": [["n2"]]},
+            {"id": "n2", "type": "helper", "wires": []}
+        ]),
+        settings,
+    )
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    for (payload, index) in [(3, 2), (2, 1), (4, 3), (1, 0)] {
+        flow.receive(
+            "n1",
+            json!({"payload": payload, "parts": {"index": index, "count": 4, "id": 222}}),
+        )
+        .await;
+    }
+    // The third held message overflows the limit of 2: all held ones are dropped.
+    let entry = flow.log_entry("n1").await;
+    assert_eq!(entry["id"], "n1");
+    assert_eq!(entry["type"], "switch");
+    assert_eq!(entry["level"], 20);
+    assert_eq!(entry["msg"], "too many pending messages in switch node");
+    // So the sequence never completes and the tail rule sends nothing.
+    flow.expect_nothing("n2", QUIET).await;
+    flow.unload().await;
 }
 
 /// should handle invalid jsonata expression
