@@ -34,6 +34,10 @@ use ferrite_runtime::{
 use serde_json::{Value as Json, json};
 use tokio::sync::Notify;
 
+/// The allocator the `ferrite` binary uses, so the numbers are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Change nodes in the chain (hops per message).
 const CHAIN_LEN: usize = 5;
 /// Branches of the fan-out.
