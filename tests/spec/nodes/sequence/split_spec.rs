@@ -1990,9 +1990,21 @@ async fn should_call_done_when_all_messages_are_reduced() {
     mapi_done_join(
         mapi_reduce_config(),
         vec![
-            (json!({"seq": 0, "payload": 3, "parts": {"index": 2, "count": 3, "id": 222}}), 0, 500),
-            (json!({"seq": 1, "payload": 2, "parts": {"index": 1, "count": 3, "id": 222}}), 200, 500),
-            (json!({"seq": 2, "payload": 4, "parts": {"index": 0, "count": 3, "id": 222}}), 500, 500),
+            (
+                json!({"seq": 0, "payload": 3, "parts": {"index": 2, "count": 3, "id": 222}}),
+                0,
+                500,
+            ),
+            (
+                json!({"seq": 1, "payload": 2, "parts": {"index": 1, "count": 3, "id": 222}}),
+                200,
+                500,
+            ),
+            (
+                json!({"seq": 2, "payload": 4, "parts": {"index": 0, "count": 3, "id": 222}}),
+                500,
+                500,
+            ),
         ],
     )
     .await;
@@ -2004,10 +2016,26 @@ async fn should_call_done_regardless_of_buffer_overflow() {
     mapi_done_join(
         mapi_reduce_config(),
         vec![
-            (json!({"seq": 0, "payload": 3, "parts": {"index": 2, "count": 5, "id": 222}}), 0, 600),
-            (json!({"seq": 1, "payload": 2, "parts": {"index": 1, "count": 5, "id": 222}}), 200, 600),
-            (json!({"seq": 2, "payload": 4, "parts": {"index": 0, "count": 5, "id": 222}}), 400, 600),
-            (json!({"seq": 3, "payload": 1, "parts": {"index": 3, "count": 5, "id": 222}}), 600, 600),
+            (
+                json!({"seq": 0, "payload": 3, "parts": {"index": 2, "count": 5, "id": 222}}),
+                0,
+                600,
+            ),
+            (
+                json!({"seq": 1, "payload": 2, "parts": {"index": 1, "count": 5, "id": 222}}),
+                200,
+                600,
+            ),
+            (
+                json!({"seq": 2, "payload": 4, "parts": {"index": 0, "count": 5, "id": 222}}),
+                400,
+                600,
+            ),
+            (
+                json!({"seq": 3, "payload": 1, "parts": {"index": 3, "count": 5, "id": 222}}),
+                600,
+                600,
+            ),
         ],
     )
     .await;
