@@ -27,6 +27,12 @@
 //! ignores its input like Node-RED's node, which is left without an input handler; a
 //! header row that does not parse fails the message with that status.
 //!
+//! Completion (Complete nodes) as in Node-RED: they get the input as the node left it (the
+//! message sent when the node sends it on; with a message per row, the input itself, not a
+//! row; a legacy-mode part gathered for later, with its rows as payload). Where Node-RED
+//! returns without calling `done()` (RFC mode: every line skipped, or the node ignoring
+//! input after a bad template) the message is never done.
+//!
 //! Both modes were checked against Node-RED's own code on thousands of generated configs
 //! and messages (sent messages, errors and warnings agree). Known differences:
 //! * legacy mode, text starting with the separator: Node-RED throws a TypeError (it reads
@@ -34,8 +40,6 @@
 //!   comment intends;
 //! * RFC mode clears its status on the next message only when it showed one (Node-RED
 //!   sends an empty status to status nodes on every message);
-//! * where Node-RED returns without calling `done()` (RFC mode: every line skipped, or the
-//!   node ignoring input after a bad template), the runtime still counts the message done;
 //! * JavaScript TypeErrors on odd input (`null` rows, `null` cells in legacy mode) fail the
 //!   message with the same text, while a Buffer payload is written as an object of byte
 //!   values, as in Node-RED.
@@ -273,6 +277,8 @@ impl Node for Csv {
         } else if self.rfc.configured.is_some() {
             self.rfc_input(msg, cx).await
         } else {
+            // Node-RED's node has no input handler then: the message is never done.
+            cx.defer_done();
             Ok(())
         }
     }
@@ -360,6 +366,12 @@ impl Csv {
         } = out;
         if self.settings.multi_array {
             if parts.present && line_breaks <= 1 {
+                // Legacy mode sets the part's rows as its payload even when it sends nothing:
+                // what Complete nodes then get.
+                let legacy_rows = match store_last_only {
+                    Some(_) if parts.index + 1.0 != parts.count => Some(rows.clone()),
+                    _ => None,
+                };
                 match store_last_only {
                     Some(true) => self.store.extend(rows.pop()),
                     Some(false) => {}
@@ -370,6 +382,10 @@ impl Csv {
                     msg.insert("columns", columns);
                     msg.remove("parts");
                     cx.send(msg).await;
+                } else if let Some(rows) = legacy_rows {
+                    cx.defer_done();
+                    msg.insert("payload", Value::Array(rows));
+                    cx.done(&msg).await;
                 }
             } else {
                 msg.insert("payload", Value::Array(rows));
@@ -381,16 +397,26 @@ impl Csv {
 
         let count = rows.len();
         let msgid = msg.get("_msgid").cloned().unwrap_or_default();
-        // Each row message copies the incoming one; drop the text first so it is not copied.
-        msg.insert("payload", Value::Null);
-        msg.insert("columns", columns);
+        // Each row message copies the incoming one, without its text (a placeholder keeps
+        // the key's place). The input stays as it is: Complete nodes get it, not a row.
+        let mut base = Map::with_capacity(msg.map().len() + 1);
+        for (key, value) in msg.map() {
+            let value = if key == "payload" {
+                Value::Null
+            } else {
+                value.clone()
+            };
+            base.insert(key.clone(), value);
+        }
+        base.insert("columns".to_owned(), Value::String(columns));
+        let mut base = Msg::from_map(base);
         let shift = self.settings.skip + if self.settings.hdrin { 1.0 } else { 0.0 };
         let mut rows = rows.into_iter().enumerate().peekable();
         while let Some((index, row)) = rows.next() {
             let mut out = if rows.peek().is_some() {
-                msg.clone()
+                base.clone()
             } else {
-                std::mem::take(&mut msg)
+                std::mem::take(&mut base)
             };
             out.insert("payload", row);
             if !parts.present {
@@ -415,6 +441,8 @@ impl Csv {
             done.insert("complete".to_owned(), Value::Bool(true));
             cx.send(Msg::from_map(done)).await;
         }
+        cx.defer_done();
+        cx.done(&msg).await;
     }
 }
 

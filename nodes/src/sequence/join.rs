@@ -39,10 +39,17 @@
 //! evaluation errors (reduce). A bad `joiner` or JSONata expression is a deploy error. No
 //! status.
 //!
-//! Differences: Node-RED's `nodeMessageBufferMaxLength` limit on messages held in reduce mode
-//! is not applied (unlimited, the setting does not exist here). `done()` of a held message
-//! is not deferred until its group is sent (the runtime completes a message when its handler
-//! returns). A string join of an auto-mode group without `parts.ch` joins with `""` (Node-RED
+//! Completion (Complete nodes): a message held in a group is done, as received, when its
+//! group is sent (count reached, `msg.complete`, timeout), reset by its id, or the node
+//! closes; an auto-mode reset without `parts.id` drops every group without completing its
+//! messages, as Node-RED does. Reduce mode: a sequence's messages are done once it is
+//! reduced (the sent one with its result); on an expression error all but the last to
+//! arrive are done and that one fails. More held messages than `nodeMessageBufferMaxLength`
+//! in reduce mode: the held ones are done and dropped and the message that overflowed fails
+//! with "too many pending messages in join node".
+//!
+//! Differences: a message whose value cannot join a Buffer fails and is not held (Node-RED
+//! also completes it again when its group is sent). A string join of an auto-mode group without `parts.ch` joins with `""` (Node-RED
 //! throws). `parts.index` must be a non-negative integer to place a part (others are
 //! appended) and at most 65,536 beyond the parts held (else an error), so message data cannot
 //! demand a huge array.
@@ -110,10 +117,13 @@ struct Reduce {
     init: TypedValue,
     right: bool,
     pending: HashMap<String, Pending>,
+    /// Messages held in `pending`, checked against `nodeMessageBufferMaxLength`.
+    pending_count: usize,
 }
 
 struct Pending {
     count: Option<Value>,
+    /// In arrival order.
     msgs: Vec<Msg>,
 }
 
@@ -135,6 +145,8 @@ struct Group {
     /// Where the result goes.
     prop: PropPath,
     timer: Option<TimerId>,
+    /// The messages held in the group, as received: done when the group is sent or reset.
+    dones: Vec<Msg>,
 }
 
 struct Join {
@@ -241,6 +253,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
                 .get("reduceRight")
                 .is_some_and(ferrite_runtime::loose::json_bool),
             pending: HashMap::new(),
+            pending_count: 0,
         })
     } else {
         None
@@ -406,6 +419,7 @@ impl Join {
         };
         let timer = group.timer.take();
         self.stop_timer(timer, cx);
+        let dones = std::mem::take(&mut group.dones);
         let keep =
             self.mode != Mode::Auto && self.accumulate && !group.msg.contains_key("complete");
 
@@ -487,6 +501,9 @@ impl Join {
             self.groups.insert(part_id.to_owned(), group);
         }
         cx.send(msg).await;
+        for held in &dones {
+            cx.done(held).await;
+        }
     }
 
     /// The group facts of a message (Node-RED's payloadType, targetCount, ... variables).
@@ -560,6 +577,9 @@ impl Join {
         if msg.get("reset").is_some() {
             if let Some(group) = self.groups.remove(&part_id) {
                 self.stop_timer(group.timer, cx);
+                for held in &group.dones {
+                    cx.done(held).await;
+                }
             }
             return Ok(());
         }
@@ -579,6 +599,9 @@ impl Join {
                 {
                     group.msg.insert("complete".to_owned(), complete);
                     self.complete_send(&part_id, cx).await;
+                    // Done as received, not as the joined message sent.
+                    cx.defer_done();
+                    cx.done(&msg).await;
                 }
             } else {
                 cx.warn(&format!(
@@ -613,10 +636,14 @@ impl Join {
                     msg: Map::new(),
                     prop: info.prop.clone(),
                     timer,
+                    dones: Vec::new(),
                 },
             );
         }
 
+        // Held: done when the group is sent or reset. A copy as received, for Complete nodes
+        // (the message is taken apart below).
+        let received = msg.clone();
         // The value joins the group; the rest of the message merges into the group's message.
         let property = match &self.property {
             None if self.mode != Mode::Auto => Some(Value::Object(msg.map().clone())),
@@ -639,6 +666,8 @@ impl Join {
         let Some(group) = self.groups.get_mut(&part_id) else {
             return Ok(());
         };
+        group.dones.push(received);
+        cx.defer_done();
         match (info.kind, &mut group.collected) {
             (Kind::Object, Collected::Object(map)) => {
                 let key = info
@@ -669,6 +698,8 @@ impl Join {
             (_, Collected::List(items)) => match list_slot(info.index.as_ref()) {
                 Some(index) => {
                     if index >= items.len() + MAX_INDEX_GAP {
+                        // Not held: done with the error.
+                        group.dones.pop();
                         return Err(NodeError::new(format!(
                             "parts.index {index} is too far beyond the {} parts held",
                             items.len()
@@ -712,6 +743,7 @@ impl Join {
     }
 
     async fn reduce_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let limit = cx.settings().message_buffer_limit();
         let Some(reduce) = &mut self.reduce else {
             return Ok(());
         };
@@ -719,6 +751,8 @@ impl Join {
             cx.send(msg).await;
             return Ok(());
         };
+        // Held: done when its sequence is reduced or dropped.
+        cx.defer_done();
         let parts = parts.as_object();
         let gid = group_key(parts.and_then(|p| p.get("id")));
         let count = parts.and_then(|p| p.get("count")).cloned();
@@ -733,49 +767,46 @@ impl Join {
             pending.count = count;
         }
         pending.msgs.push(msg.clone());
+        reduce.pending_count += 1;
         let len = pending.msgs.len();
         let complete = pending.count.as_ref().is_some_and(|c| {
             matches!(c, Value::Int(_) | Value::Float(_)) && c.to_number() == len as f64
         });
-        if !complete {
-            return Ok(());
+        if complete && let Some(group) = reduce.pending.remove(&gid) {
+            reduce.pending_count = reduce.pending_count.saturating_sub(group.msgs.len());
+            self.reduce_and_send(group, &msg, cx).await?;
         }
-        let Some(group) = reduce.pending.remove(&gid) else {
+        let Some(reduce) = &mut self.reduce else {
             return Ok(());
         };
-        self.reduce_and_send(group, &msg, cx).await
+        if let Some(limit) = limit
+            && reduce.pending_count > limit
+        {
+            // Node-RED drops every held message (done) and fails the one that overflowed.
+            let dropped: Vec<Pending> = reduce.pending.drain().map(|(_, p)| p).collect();
+            reduce.pending_count = 0;
+            for held in dropped.iter().flat_map(|p| p.msgs.iter()) {
+                if held.msgid() != msg.msgid() {
+                    cx.done(held).await;
+                }
+            }
+            return Err(NodeError::new("too many pending messages in join node").for_msg(msg));
+        }
+        Ok(())
     }
 
-    /// Folds a complete sequence with the reduce expression and sends the result.
-    async fn reduce_and_send(
-        &self,
-        group: Pending,
-        current: &Msg,
-        cx: &mut NodeCtx,
-    ) -> Result<(), NodeError> {
-        let Some(reduce) = &self.reduce else {
-            return Ok(());
-        };
+    /// Folds the sequence in index order (`$A`, `$I`, `$N` bound) and applies the fixup.
+    fn fold(
+        reduce: &Reduce,
+        msgs: &[Msg],
+        order: &[usize],
+        count: &Value,
+        cx: &NodeCtx,
+    ) -> Result<Option<Value>, ferrite_runtime::typed::EvalError> {
         let empty = Msg::new();
         // Node-RED ignores an error of the initial value: `$A` starts undefined then.
         let mut acc = cx.eval(&reduce.init, Some(&empty)).ok().flatten();
-        let mut msgs = group.msgs;
-        let index = |m: &Msg| {
-            m.get("parts")
-                .and_then(Value::as_object)
-                .and_then(|p| p.get("index"))
-                .map_or(f64::NAN, Value::to_number)
-        };
-        msgs.sort_by(|a, b| {
-            let order = index(a)
-                .partial_cmp(&index(b))
-                .unwrap_or(std::cmp::Ordering::Equal);
-            if reduce.right { order.reverse() } else { order }
-        });
-        let count = group.count.unwrap_or_default();
-        let fail =
-            |e: ferrite_runtime::typed::EvalError| NodeError::new(e.to_string()).with_msg(current);
-        for m in &msgs {
+        for m in order.iter().filter_map(|&i| msgs.get(i)) {
             let mut bindings: Vec<(&str, Value)> = vec![("N", count.clone())];
             if let Some(a) = &acc {
                 bindings.push(("A", a.clone()));
@@ -787,10 +818,7 @@ impl Join {
             {
                 bindings.push(("I", i.clone()));
             }
-            let result = reduce
-                .exp
-                .evaluate(cx.eval_scope(Some(m)), &bindings)
-                .map_err(&fail)?;
+            let result = reduce.exp.evaluate(cx.eval_scope(Some(m)), &bindings)?;
             acc = keep_buffer(acc.as_ref(), result);
         }
         if let Some(fixup) = &reduce.fixup {
@@ -798,22 +826,66 @@ impl Join {
             if let Some(a) = &acc {
                 bindings.push(("A", a.clone()));
             }
-            let result = fixup
-                .evaluate(cx.eval_scope(Some(&empty)), &bindings)
-                .map_err(&fail)?;
+            let result = fixup.evaluate(cx.eval_scope(Some(&empty)), &bindings)?;
             acc = keep_buffer(acc.as_ref(), result);
         }
-        let Some(mut last) = msgs.pop() else {
+        Ok(acc)
+    }
+
+    /// Folds a complete sequence with the reduce expression and sends the result; every
+    /// message of the sequence is then done (on an error, all but `current`, which fails).
+    async fn reduce_and_send(
+        &self,
+        group: Pending,
+        current: &Msg,
+        cx: &mut NodeCtx,
+    ) -> Result<(), NodeError> {
+        let Some(reduce) = &self.reduce else {
             return Ok(());
         };
-        drop(msgs);
+        let mut msgs = group.msgs;
+        let index = |m: &Msg| {
+            m.get("parts")
+                .and_then(Value::as_object)
+                .and_then(|p| p.get("index"))
+                .map_or(f64::NAN, Value::to_number)
+        };
+        let keys: Vec<f64> = msgs.iter().map(index).collect();
+        let mut order: Vec<usize> = (0..msgs.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| keys.get(i).copied().unwrap_or(f64::NAN);
+            let order = key(a)
+                .partial_cmp(&key(b))
+                .unwrap_or(std::cmp::Ordering::Equal);
+            if reduce.right { order.reverse() } else { order }
+        });
+        let count = group.count.unwrap_or_default();
+        let acc = match Self::fold(reduce, &msgs, &order, &count, cx) {
+            Ok(acc) => acc,
+            Err(e) => {
+                // The message that completed the sequence arrived last.
+                if let Some((_, earlier)) = msgs.split_last() {
+                    for held in earlier {
+                        cx.done(held).await;
+                    }
+                }
+                return Err(NodeError::new(e.to_string()).with_msg(current));
+            }
+        };
+        // Node-RED sends the last message in fold order, its payload the result.
+        let Some(last) = order.last().and_then(|&i| msgs.get_mut(i)) else {
+            return Ok(());
+        };
         match acc {
             Some(value) => last.insert("payload", value),
             None => {
                 last.remove("payload");
             }
         }
-        cx.send(last).await;
+        cx.send(last.clone()).await;
+        for held in &msgs {
+            cx.done(held).await;
+        }
         Ok(())
     }
 }
@@ -874,6 +946,14 @@ impl Node for Join {
             }
         }
         Ok(())
+    }
+
+    /// Node-RED completes the messages of unfinished groups when the node closes.
+    async fn on_close(&mut self, _removed: bool, cx: &mut NodeCtx) {
+        let groups: Vec<Group> = self.groups.drain().map(|(_, g)| g).collect();
+        for held in groups.iter().flat_map(|g| g.dones.iter()) {
+            cx.done(held).await;
+        }
     }
 }
 

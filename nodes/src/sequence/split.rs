@@ -31,8 +31,13 @@
 //! with the separator sends no empty last part although `count` includes it; string lengths
 //! are counted in characters here (JavaScript counts UTF-16 units). An empty separator
 //! splits a string into characters (as `String.split("")`) and leaves a Buffer whole
-//! (Node-RED loops forever there). Node-RED holds back `done()` of a stream message until
-//! the part it started is sent; the runtime completes each message when its handler returns.
+//! (Node-RED loops forever there).
+//!
+//! Completion (Complete nodes), as Node-RED's `pendingDones`: a streamed string or Buffer
+//! split by length, or a streamed Buffer split on a separator, whose data stays in the
+//! remainder is done (as the node left it: its last part, or with its own value) when a
+//! later input sends a part. A message without the property is never done, as in
+//! Node-RED.
 //!
 //! Cost: the value is taken out of the message once; each part is a copy of the remaining
 //! properties plus its piece, never a copy of the whole value.
@@ -89,6 +94,9 @@ struct Split {
     next_index: i64,
     remainder: String,
     buffer: Vec<u8>,
+    /// Stream inputs whose data is still in `remainder` / `buffer`: done (Complete nodes)
+    /// once a part is sent from it, as Node-RED's `pendingDones`.
+    pending_dones: Vec<Msg>,
 }
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
@@ -180,6 +188,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         next_index: 0,
         remainder: String::new(),
         buffer: Vec::new(),
+        pending_dones: Vec::new(),
     }))
 }
 
@@ -456,6 +465,20 @@ impl Split {
         }
     }
 
+    /// The input stays pending until a later part is sent; `msg` is what Complete nodes get
+    /// then (the input as the node left it: its last part sent, or its own value).
+    fn hold(&mut self, msg: Msg, cx: &mut NodeCtx) {
+        cx.defer_done();
+        self.pending_dones.push(msg);
+    }
+
+    /// Completes the inputs held in the stream.
+    async fn flush_dones(&mut self, cx: &mut NodeCtx) {
+        for held in std::mem::take(&mut self.pending_dones) {
+            cx.done(&held).await;
+        }
+    }
+
     fn take_index(&mut self) -> Value {
         let index = self.next_index;
         self.next_index += 1;
@@ -477,12 +500,19 @@ impl Split {
                     self.next_index = 0;
                 }
                 let mut chunks = chars.chunks(len);
-                for _ in 1..count {
+                let mut last_sent = None;
+                for i in 1..count {
                     let chunk: String = chunks.next().unwrap_or_default().iter().collect();
                     let index = self.take_index();
                     p.set_index(index);
-                    cx.send(p.part(&self.target, Some(Value::String(chunk))))
-                        .await;
+                    let part = p.part(&self.target, Some(Value::String(chunk)));
+                    if self.stream && i + 1 == count {
+                        last_sent = Some(part.clone());
+                    }
+                    cx.send(part).await;
+                }
+                if count > 1 {
+                    self.flush_dones(cx).await;
                 }
                 let rest: String = chunks.flatten().collect();
                 if !self.stream || rest.chars().count() == len {
@@ -490,8 +520,12 @@ impl Split {
                     p.set_index(index);
                     cx.send(p.part(&self.target, Some(Value::String(rest))))
                         .await;
+                    self.flush_dones(cx).await;
                 } else {
                     self.remainder = rest;
+                    let held = last_sent
+                        .unwrap_or_else(|| p.part(&self.target, Some(Value::String(value))));
+                    self.hold(held, cx);
                 }
             }
             Cut::Str(sep) | Cut::Bin { text: sep, .. } => {
@@ -590,13 +624,20 @@ impl Split {
             }
             p.set("len", int(len));
             let mut pos = 0;
-            for _ in 1..count {
+            let mut last_sent = None;
+            for i in 1..count {
                 let index = self.take_index();
                 p.set_index(index);
                 let end = (pos + len).min(buff.len());
-                cx.send(p.part(&self.target, Some(buffer_value(&buff[pos..end]))))
-                    .await;
+                let part = p.part(&self.target, Some(buffer_value(&buff[pos..end])));
+                if self.stream && i + 1 == count {
+                    last_sent = Some(part.clone());
+                }
+                cx.send(part).await;
                 pos = end;
+            }
+            if count > 1 {
+                self.flush_dones(cx).await;
             }
             let rest = &buff[pos.min(buff.len())..];
             if !self.stream || rest.len() == len {
@@ -604,8 +645,12 @@ impl Split {
                 p.set_index(index);
                 cx.send(p.part(&self.target, Some(buffer_value(rest))))
                     .await;
+                self.flush_dones(cx).await;
             } else {
                 self.buffer = rest.to_vec();
+                let held =
+                    last_sent.unwrap_or_else(|| p.part(&self.target, Some(buffer_value(bytes))));
+                self.hold(held, cx);
             }
             return;
         }
@@ -627,12 +672,20 @@ impl Split {
             self.next_index = 0;
         }
         let mut start = 0;
-        for at in cuts {
+        let mut last_sent = None;
+        let cut_count = cuts.len();
+        for (i, at) in cuts.into_iter().enumerate() {
             let index = self.take_index();
             p.set_index(index);
-            cx.send(p.part(&self.target, Some(buffer_value(&buff[start..at]))))
-                .await;
+            let part = p.part(&self.target, Some(buffer_value(&buff[start..at])));
+            if self.stream && i + 1 == cut_count {
+                last_sent = Some(part.clone());
+            }
+            cx.send(part).await;
             start = at + sep.len();
+        }
+        if count > 1 {
+            self.flush_dones(cx).await;
         }
         if !self.stream && start < buff.len() {
             let index = self.take_index();
@@ -642,8 +695,14 @@ impl Split {
             p.set("count", Value::Int(self.next_index));
             cx.send(p.part(&self.target, Some(buffer_value(&buff[start..]))))
                 .await;
+            self.flush_dones(cx).await;
         } else if self.stream {
             self.buffer = buff[start..].to_vec();
+            if !self.buffer.is_empty() {
+                let held =
+                    last_sent.unwrap_or_else(|| p.part(&self.target, Some(buffer_value(bytes))));
+                self.hold(held, cx);
+            }
         }
     }
 }
@@ -652,7 +711,12 @@ impl Split {
 impl Node for Split {
     async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
         match msg.get_path(&self.target.path) {
-            None | Some(Value::Bool(_) | Value::Int(_) | Value::Float(_)) => return Ok(()),
+            None => {
+                // Node-RED never calls done() for a message without the property.
+                cx.defer_done();
+                return Ok(());
+            }
+            Some(Value::Bool(_) | Value::Int(_) | Value::Float(_)) => return Ok(()),
             Some(Value::Null) => {
                 return Err(
                     NodeError::new("Cannot convert undefined or null to object").for_msg(msg)

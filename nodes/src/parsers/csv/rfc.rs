@@ -299,9 +299,16 @@ impl Csv {
         };
         match result {
             Ok(Some(csv)) => {
+                let empty = matches!(&csv.0, Value::String(text) if text.is_empty());
                 msg.insert("payload", csv.0);
                 msg.insert("columns", csv.1);
-                cx.send(msg).await;
+                if empty {
+                    // Node-RED sends no empty text; the message is still done.
+                    cx.defer_done();
+                    cx.done(&msg).await;
+                } else {
+                    cx.send(msg).await;
+                }
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -464,7 +471,8 @@ impl Csv {
                 cursor += c.len_utf8();
             }
             if cursor >= text.len() {
-                // All skipped: Node-RED returns without a word (and without done()).
+                // All skipped: Node-RED returns without a word and never calls done().
+                cx.defer_done();
                 return Ok(None);
             }
         }

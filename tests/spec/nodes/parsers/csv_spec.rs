@@ -1,11 +1,7 @@
 //! Port of Node-RED test/nodes/core/parsers/70-CSV_spec.js: "CSV node (Legacy Mode)" (54
-//! cases) in `legacy`, "CSV node (RFC Mode)" (55 cases) in `rfc`; 107 of 109 ported.
+//! cases) in `legacy`, "CSV node (RFC Mode)" (55 cases) in `rfc`; all 109 ported.
 //!
-//! Not ported:
-//! * legacy + rfc: "should call done when message processing is completed" — needs a
-//!   runtime change: Node-RED's Complete node receives the input message as the node left it
-//!   when calling done(); Ferrite's runtime hands Complete nodes the first message the node
-//!   sent (here the first row, `{a:1,b:2,c:3,d:4}`), and a node cannot say otherwise.
+//! Not ported: none.
 //!
 //! Adapted:
 //! * "should be loaded with defaults" reads node properties in mocha; here the defaults are
@@ -557,6 +553,36 @@ async fn number_or_boolean(rfc: bool) {
     flow.unload().await;
 }
 
+/// A csv node (legacy or RFC) with template `a,b,c,d` watched by a complete node that
+/// reports to helper `h1`.
+async fn load_watched(rfc: bool, config: Json) -> TestFlow {
+    let mut node = json!({"id": "n1", "type": "csv", "temp": "a,b,c,d", "wires": [[]]});
+    if rfc {
+        node["spec"] = json!("rfc");
+    }
+    if let (Some(node), Json::Object(config)) = (node.as_object_mut(), config) {
+        node.extend(config);
+    }
+    harness::load(json!([
+        node,
+        {"id": "c1", "type": "complete", "scope": ["n1"], "uncaught": false, "wires": [["h1"]]},
+        {"id": "h1", "type": "helper", "wires": [[]]}
+    ]))
+    .await
+}
+
+/// The mocha "should call done when message processing is completed": the complete node
+/// gets the input as the node left it, not the first row it sent.
+async fn done_when_processing_completed(rfc: bool) {
+    let mut flow = load_watched(rfc, json!({})).await;
+    flow.receive("n1", json!({"payload": "1,2,3,4"})).await;
+    let msg = flow.next("h1").await.as_value().to_json();
+    assert_eq!(msg["payload"], "1,2,3,4");
+    assert_eq!(msg["complete"]["source"]["id"], "n1");
+    flow.expect_nothing("h1", QUIET).await;
+    flow.unload().await;
+}
+
 mod legacy {
     use super::*;
 
@@ -1026,6 +1052,12 @@ mod legacy {
     #[tokio::test]
     async fn should_warn_if_provided_a_number_or_boolean() {
         number_or_boolean(false).await;
+    }
+
+    /// should call done when message processing is completed
+    #[tokio::test]
+    async fn should_call_done_when_message_processing_is_completed() {
+        done_when_processing_completed(false).await;
     }
 
     /// should call done when input causes an error
@@ -1533,6 +1565,12 @@ mod rfc {
         number_or_boolean(true).await;
     }
 
+    /// should call done when message processing is completed
+    #[tokio::test]
+    async fn should_call_done_when_message_processing_is_completed() {
+        done_when_processing_completed(true).await;
+    }
+
     /// should not call done or pass the bad msg through when input causes an error - should throw error and set status
     #[tokio::test]
     async fn should_not_call_done_or_pass_the_bad_msg_through_when_input_causes_an_error_should_throw_error_and_set_status()
@@ -1631,4 +1669,37 @@ async fn last_part_completes_the_sequence() {
     assert_eq!(done["complete"], true);
     assert!(done.get("payload").is_none());
     flow.unload().await;
+}
+
+/// Where Node-RED never calls done() (RFC mode: every line skipped; a bad template leaves
+/// the node without an input handler), Complete nodes get nothing; a multi-array part
+/// gathered for later is done at once (legacy mode: with its rows as payload).
+#[tokio::test]
+async fn completion_follows_node_reds_done_calls() {
+    let mut flow = load_watched(true, json!({"skip": 2})).await;
+    flow.receive("n1", json!({"payload": "x\ny\n"})).await;
+    flow.expect_nothing("h1", QUIET).await;
+    flow.unload().await;
+
+    let mut flow = load_watched(true, json!({"temp": "\"a"})).await;
+    flow.receive("n1", json!({"payload": "1,2"})).await;
+    flow.expect_nothing("h1", QUIET).await;
+    flow.unload().await;
+
+    for rfc in [false, true] {
+        let mut flow = load_watched(rfc, json!({"multi": "mult"})).await;
+        flow.receive(
+            "n1",
+            json!({"payload": "1,2,3,4", "parts": {"id": "s", "index": 0, "count": 2}}),
+        )
+        .await;
+        let msg = flow.next("h1").await.as_value().to_json();
+        let expected = if rfc {
+            json!("1,2,3,4")
+        } else {
+            json!([{"a": 1, "b": 2, "c": 3, "d": 4}])
+        };
+        assert_eq!(msg["payload"], expected, "rfc: {rfc}");
+        flow.unload().await;
+    }
 }

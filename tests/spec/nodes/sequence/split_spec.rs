@@ -1,17 +1,6 @@
 //! Port of Node-RED test/nodes/core/sequence/17-split_spec.js (split and join).
 //!
-//! Not ported:
-//! * JOIN "should handle too many pending messages for reduce mode": needs the
-//!   `nodeMessageBufferMaxLength` setting, which `Settings` does not have (the node uses
-//!   0 = unlimited).
-//! * messaging API "should call done() when consolidated message is emitted (string, len)",
-//!   "(Buffer, len)", "(Buffer, str)", "(Buffer, bin)", "should call done() when all messages
-//!   are joined", "should call done() when the node is reset", "should call done() when timed
-//!   out", "should call done() when all messages are reduced" and "should call done()
-//!   regardless of buffer overflow": they time when Complete nodes see messages whose
-//!   `done()` Node-RED holds back until a later message or timer; the runtime completes a
-//!   message when `on_input` returns and has no way yet to complete it later (the last one
-//!   also needs `nodeMessageBufferMaxLength`).
+//! Not ported: none.
 //!
 //! Deviations: "should be loaded" cases read node internals in mocha; here they check the
 //! deploy and the default behaviour those internals give. Buffers are built as `Value::Bytes`
@@ -1476,6 +1465,34 @@ fn set_one_two_three(flow: &TestFlow, scope: &str, store: Option<&str>) {
     }
 }
 
+/// should handle too many pending messages for reduce mode
+#[tokio::test]
+async fn should_handle_too_many_pending_messages_for_reduce_mode() {
+    let settings: ferrite_runtime::Settings =
+        serde_json::from_value(json!({"nodeMessageBufferMaxLength": 2})).expect("settings");
+    let mut flow = TestFlow::load_with(
+        &[ferrite_nodes::ALL],
+        json!([
+            {"id": "n1", "type": "join", "mode": "reduce", "reduceRight": false, "reduceExp": "$A+payload", "reduceInit": "0", "reduceInitType": "num", "wires": [["n2"]]},
+            {"id": "n2", "type": "helper"}
+        ]),
+        settings,
+    )
+    .await;
+    receive_all(
+        &flow,
+        &reduce_parts([json!(3), json!(2), json!(4), json!(1)]),
+    )
+    .await;
+    let entry = flow.log_entry("n1").await;
+    assert_eq!(entry["id"], "n1");
+    assert_eq!(entry["type"], "join");
+    assert_eq!(entry["msg"], "too many pending messages in join node");
+    // The held messages were dropped: the sequence never completes.
+    flow.expect_nothing("n2", Duration::from_millis(100)).await;
+    flow.unload().await;
+}
+
 /// should reduce messages with flow context
 #[tokio::test]
 async fn should_reduce_messages_with_flow_context() {
@@ -1803,4 +1820,223 @@ async fn should_handle_msg_parts_even_if_messages_are_out_of_order_in_auto_mode_
         json!([0, 1, 2, 3, 4])
     );
     flow.unload().await;
+}
+
+/// The mocha `mapiDoneSplitTestHelper` / `mapiDoneJoinTestHelper` with timings: `node` (id
+/// `node_id`) has complete and catch nodes watching it that report to a helper, with
+/// `nodeMessageBufferMaxLength` at `limit`. Each `(msg, delay, avr)` is received at `delay`
+/// ms and reported (found by its `seq`) at `avr` ms (± 100 ms in Node-RED; later is
+/// tolerated here on a loaded machine, earlier is not).
+async fn mapi_done_timed(node: Json, limit: u64, items: Vec<(Msg, u64, u64)>) {
+    let node_id = node["id"].as_str().expect("id").to_owned();
+    let settings: ferrite_runtime::Settings =
+        serde_json::from_value(json!({"nodeMessageBufferMaxLength": limit})).expect("settings");
+    let mut flow = TestFlow::load_with(
+        &[ferrite_nodes::ALL],
+        json!([
+            node,
+            {"id": "completeNode1", "type": "complete", "scope": [node_id], "uncaught": false, "wires": [["helperNode1"]]},
+            {"id": "catchNode1", "type": "catch", "scope": [node_id], "uncaught": false, "wires": [["helperNode1"]]},
+            {"id": "helperNode1", "type": "helper", "wires": [[]]}
+        ]),
+        settings,
+    )
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    let avrs: Vec<u64> = items.iter().map(|(_, _, avr)| *avr).collect();
+    let start = tokio::time::Instant::now();
+    let runtime = flow.runtime().clone();
+    let sender = tokio::spawn(async move {
+        for (msg, delay, _) in items {
+            tokio::time::sleep_until(start + Duration::from_millis(delay)).await;
+            runtime.receive(&node_id, msg).await.expect("running");
+        }
+    });
+    let mut reported = Vec::new();
+    for _ in &avrs {
+        let msg = as_json(&flow.next("helperNode1").await);
+        let elapsed = start.elapsed().as_millis();
+        assert!(msg.get("payload").is_some(), "{msg}");
+        let seq = usize::try_from(msg["seq"].as_u64().expect("seq")).expect("small");
+        reported.push(seq);
+        let avr = u128::from(avrs.get(seq).copied().expect("a known seq"));
+        assert!(
+            elapsed + 100 >= avr && elapsed <= avr + 400,
+            "msg {seq} at {elapsed} ms, expected {avr} ms: {msg}"
+        );
+    }
+    sender.await.expect("sender");
+    reported.sort_unstable();
+    assert_eq!(
+        reported,
+        (0..avrs.len()).collect::<Vec<_>>(),
+        "each reported once"
+    );
+    flow.expect_nothing("helperNode1", Duration::from_millis(100))
+        .await;
+    flow.unload().await;
+}
+
+/// `{seq, payload}` with `payload` a string or, with `buffer`, its bytes.
+fn seq_msg(seq: u64, payload: &str, buffer: bool) -> Msg {
+    if buffer {
+        buffer_msg(payload, json!({"seq": seq}))
+    } else {
+        Msg::try_from(json!({"seq": seq, "payload": payload})).expect("object")
+    }
+}
+
+/// The consolidated cases: "12", "34" and "5" streamed; all three done at 500 ms, when
+/// the 5-long part is sent.
+async fn mapi_done_consolidated(splt: Json, splt_type: &str, buffer: bool) {
+    mapi_done_timed(
+        json!({"id": "splitNode1", "type": "split", "splt": splt, "spltType": splt_type, "stream": true, "wires": [[]]}),
+        2,
+        vec![
+            (seq_msg(0, "12", buffer), 0, 500),
+            (seq_msg(1, "34", buffer), 200, 500),
+            (seq_msg(2, "5", buffer), 500, 500),
+        ],
+    )
+    .await;
+}
+
+/// should call done() when consolidated message is emitted (string, len)
+#[tokio::test]
+async fn should_call_done_when_consolidated_message_is_emitted_string_len() {
+    mapi_done_consolidated(json!(5), "len", false).await;
+}
+
+/// should call done() when consolidated message is emitted (Buffer, len)
+#[tokio::test]
+async fn should_call_done_when_consolidated_message_is_emitted_buffer_len() {
+    mapi_done_consolidated(json!(5), "len", true).await;
+}
+
+/// should call done() when consolidated message is emitted (Buffer, str)
+#[tokio::test]
+async fn should_call_done_when_consolidated_message_is_emitted_buffer_str() {
+    mapi_done_consolidated(json!("5"), "str", true).await;
+}
+
+/// should call done() when consolidated message is emitted (Buffer, bin)
+#[tokio::test]
+async fn should_call_done_when_consolidated_message_is_emitted_buffer_bin() {
+    mapi_done_consolidated(json!("[53]"), "bin", true).await;
+}
+
+/// A join `joinNode1` with `config`, for the messaging API cases (limit 3).
+async fn mapi_done_join(config: Json, items: Vec<(Json, u64, u64)>) {
+    let mut node = json!({"id": "joinNode1", "type": "join", "wires": [[]]});
+    if let (Some(node), Json::Object(config)) = (node.as_object_mut(), config) {
+        node.extend(config);
+    }
+    let items = items
+        .into_iter()
+        .map(|(m, d, a)| (Msg::try_from(m).expect("object"), d, a))
+        .collect();
+    mapi_done_timed(node, 3, items).await;
+}
+
+/// should call done() when all messages are joined
+#[tokio::test]
+async fn should_call_done_when_all_messages_are_joined() {
+    mapi_done_join(
+        json!({"mode": "auto", "timeout": 1}),
+        vec![
+            (json!({"seq": 0, "payload": "A", "parts": {"id": 1, "type": "string", "ch": ",", "index": 0, "count": 3}}), 0, 500),
+            (json!({"seq": 1, "payload": "B", "parts": {"id": 1, "type": "string", "ch": ",", "index": 1, "count": 3}}), 200, 500),
+            (json!({"seq": 2, "payload": "C", "parts": {"id": 1, "type": "string", "ch": ",", "index": 2, "count": 3}}), 500, 500),
+        ],
+    )
+    .await;
+}
+
+/// should call done() when the node is reset
+#[tokio::test]
+async fn should_call_done_when_the_node_is_reset() {
+    mapi_done_join(
+        json!({"mode": "auto", "timeout": 1}),
+        vec![
+            (json!({"seq": 0, "payload": "A", "parts": {"id": 1, "type": "string", "ch": ",", "index": 0, "count": 3}}), 0, 500),
+            (json!({"seq": 1, "payload": "B", "parts": {"id": 1, "type": "string", "ch": ",", "index": 1, "count": 3}}), 200, 500),
+            (json!({"seq": 2, "payload": "dummy", "reset": true, "parts": {"id": 1}}), 500, 500),
+        ],
+    )
+    .await;
+}
+
+/// should call done() when timed out
+#[tokio::test]
+async fn should_call_done_when_timed_out() {
+    mapi_done_join(
+        json!({"mode": "custom", "joiner": ",", "build": "string", "timeout": 0.5}),
+        vec![
+            (json!({"seq": 0, "payload": "A"}), 0, 500),
+            (json!({"seq": 1, "payload": "B"}), 200, 500),
+        ],
+    )
+    .await;
+}
+
+/// The reduce node of the messaging API cases.
+fn mapi_reduce_config() -> Json {
+    json!({"mode": "reduce", "reduceRight": false, "reduceExp": "$A+payload", "reduceInit": "0", "reduceInitType": "num"})
+}
+
+/// should call done() when all messages are reduced
+#[tokio::test]
+async fn should_call_done_when_all_messages_are_reduced() {
+    mapi_done_join(
+        mapi_reduce_config(),
+        vec![
+            (
+                json!({"seq": 0, "payload": 3, "parts": {"index": 2, "count": 3, "id": 222}}),
+                0,
+                500,
+            ),
+            (
+                json!({"seq": 1, "payload": 2, "parts": {"index": 1, "count": 3, "id": 222}}),
+                200,
+                500,
+            ),
+            (
+                json!({"seq": 2, "payload": 4, "parts": {"index": 0, "count": 3, "id": 222}}),
+                500,
+                500,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// should call done() regardless of buffer overflow
+#[tokio::test]
+async fn should_call_done_regardless_of_buffer_overflow() {
+    mapi_done_join(
+        mapi_reduce_config(),
+        vec![
+            (
+                json!({"seq": 0, "payload": 3, "parts": {"index": 2, "count": 5, "id": 222}}),
+                0,
+                600,
+            ),
+            (
+                json!({"seq": 1, "payload": 2, "parts": {"index": 1, "count": 5, "id": 222}}),
+                200,
+                600,
+            ),
+            (
+                json!({"seq": 2, "payload": 4, "parts": {"index": 0, "count": 5, "id": 222}}),
+                400,
+                600,
+            ),
+            (
+                json!({"seq": 3, "payload": 1, "parts": {"index": 3, "count": 5, "id": 222}}),
+                600,
+                600,
+            ),
+        ],
+    )
+    .await;
 }
