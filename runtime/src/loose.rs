@@ -46,6 +46,17 @@ pub fn json_bool(v: &Json) -> bool {
     }
 }
 
+/// JavaScript truthiness of a config value (`""`, `0`, `NaN`, `null`, `false` are false).
+pub fn json_truthy(v: &Json) -> bool {
+    match v {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Json::String(s) => !s.is_empty(),
+        Json::Array(_) | Json::Object(_) => true,
+    }
+}
+
 pub fn json_f64(v: &Json) -> Option<f64> {
     match v {
         Json::Number(n) => n.as_f64(),

@@ -433,9 +433,14 @@ fn push_joined(out: &mut String, items: &[Value]) {
     }
 }
 
+/// `String.prototype.trim`.
+pub fn js_trim(text: &str) -> &str {
+    text.trim_matches(is_js_whitespace)
+}
+
 /// White space as JavaScript's `String.prototype.trim` and `Number` see it;
 /// not the same set as `char::is_whitespace` (U+FEFF is in, U+0085 is out).
-fn is_js_whitespace(c: char) -> bool {
+pub fn is_js_whitespace(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
@@ -450,7 +455,7 @@ fn is_js_whitespace(c: char) -> bool {
 }
 
 /// JavaScript's StringToNumber.
-fn string_to_number(s: &str) -> f64 {
+pub fn string_to_number(s: &str) -> f64 {
     let text = s.trim_matches(is_js_whitespace);
     if text.is_empty() {
         return 0.0;
@@ -605,7 +610,12 @@ impl ExactSizeIterator for JsEntries<'_> {}
 
 /// Iterates `map` the way JavaScript enumerates an object's own properties,
 /// so serialised output matches even for objects with keys like `"2"`.
-fn js_entries(map: &Map) -> JsEntries<'_> {
+/// An object's entries in JavaScript's property order (array-index keys ascending first).
+pub fn js_entries(map: &Map) -> impl Iterator<Item = (&String, &Value)> {
+    js_entry_order(map)
+}
+
+fn js_entry_order(map: &Map) -> JsEntries<'_> {
     if !map.keys().any(|k| array_index_key(k).is_some()) {
         return JsEntries::Insertion(map.iter());
     }

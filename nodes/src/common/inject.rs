@@ -207,7 +207,7 @@ fn compile_prop(raw: &RawProp) -> Result<Prop, String> {
     let path = PropPath::parse_msg(&raw.p).map_err(|e| format!("property '{}': {e}", raw.p))?;
     let v = raw.v.clone().unwrap_or(Json::String(String::new()));
     let value = match raw.vt.as_deref().unwrap_or("str") {
-        "jsonata" if !js_truthy(&v) => None,
+        "jsonata" if !ferrite_runtime::loose::json_truthy(&v) => None,
         // Inject nodes saved before Node-RED 2.1 may carry `string`.
         "string" => Some(TypedValue::Str(ferrite_runtime::typed::json_text(&v))),
         vt => match TypedValue::compile(vt, &v) {
@@ -220,16 +220,6 @@ fn compile_prop(raw: &RawProp) -> Result<Prop, String> {
         },
     };
     Ok(Prop { path, value })
-}
-
-fn js_truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(_) | Json::Object(_) => true,
-    }
 }
 
 /// Parses a cron pattern: 5 fields (minutes), 6 (with seconds) or 7 (with years).

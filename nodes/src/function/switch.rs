@@ -38,6 +38,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ferrite_runtime::loose::json_truthy;
 use ferrite_runtime::msg::new_msgid;
 use ferrite_runtime::path::PropPath;
 use ferrite_runtime::typed::{Eval, Jsonata, TypedValue, compile_regex};
@@ -491,17 +492,6 @@ fn json_to_js_string(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
         other => Value::from(other.clone()).to_js_string(),
-    }
-}
-
-/// JavaScript truthiness of a config value.
-fn json_truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(_) | Json::Object(_) => true,
     }
 }
 

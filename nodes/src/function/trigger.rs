@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ferrite_runtime::loose::{json_bool, json_f64};
+use ferrite_runtime::loose::{json_bool, json_f64, json_truthy};
 use ferrite_runtime::path::PropPath;
 use ferrite_runtime::typed::{TypedValue, json_text};
 use ferrite_runtime::{
@@ -198,16 +198,6 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         due_timer: None,
         repeats: HashMap::new(),
     }))
-}
-
-fn json_truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(_) | Json::Object(_) => true,
-    }
 }
 
 /// Compiles an op as Node-RED's constructor prepares it (`val` resolved, a `date` left at

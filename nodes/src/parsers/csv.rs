@@ -462,22 +462,7 @@ fn type_error(property: &str) -> String {
     format!("Cannot read properties of null (reading '{property}')")
 }
 
-/// White space as JavaScript's `trim` sees it.
-fn js_trim(text: &str) -> &str {
-    text.trim_matches(|c: char| {
-        matches!(
-            c,
-            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-                ..='\u{200a}'
-                    | '\u{2028}'
-                    | '\u{2029}'
-                    | '\u{202f}'
-                    | '\u{205f}'
-                    | '\u{3000}'
-                    | '\u{feff}'
-        )
-    })
-}
+pub(crate) use ferrite_runtime::value::js_trim;
 
 /// `RED.util.ensureString`: Buffers decoded, objects (and null) as JSON, the rest as text.
 fn ensure_string(v: &Value) -> String {
@@ -503,14 +488,9 @@ fn index_key(key: &str) -> Option<usize> {
 
 /// An object's keys in JavaScript's order: integer keys ascending, then insertion order.
 fn js_keys(map: &Map) -> Vec<String> {
-    let mut indexed: Vec<(usize, &String)> = map
-        .keys()
-        .filter_map(|k| index_key(k).map(|i| (i, k)))
-        .collect();
-    indexed.sort_unstable_by_key(|(i, _)| *i);
-    let mut keys: Vec<String> = indexed.into_iter().map(|(_, k)| k.clone()).collect();
-    keys.extend(map.keys().filter(|k| index_key(k).is_none()).cloned());
-    keys
+    ferrite_runtime::value::js_entries(map)
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 fn indices(len: usize) -> Vec<String> {
