@@ -379,7 +379,9 @@ impl NodeCtx {
         }
     }
 
-    pub(crate) fn watched_by_complete(&self) -> bool {
+    /// Whether any Complete node watches this node: a node holding messages only needs to
+    /// keep copies for [`NodeCtx::done`] when this is true.
+    pub fn watched_by_complete(&self) -> bool {
         !self.wiring.complete.is_empty()
     }
 
