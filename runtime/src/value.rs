@@ -374,6 +374,18 @@ impl Value {
     /// understood and anything else is NaN. Like JavaScript, arrays and
     /// Buffers convert through their string form, so `[]` is 0, `["5"]` is 5
     /// and `[1,2]` is NaN; objects are NaN.
+    /// `parseFloat(value)`: numbers as they are, anything else through `String(value)`;
+    /// `None` where JavaScript gives NaN.
+    pub fn parse_float(&self) -> Option<f64> {
+        let f = match self {
+            Value::Int(i) => *i as f64,
+            Value::Float(f) => *f,
+            Value::String(s) => js_parse_float(s),
+            other => js_parse_float(&other.to_js_string()),
+        };
+        (!f.is_nan()).then_some(f)
+    }
+
     pub fn to_number(&self) -> f64 {
         match self {
             Value::Null => 0.0,
@@ -431,6 +443,52 @@ fn push_joined(out: &mut String, items: &[Value]) {
             other => out.push_str(&other.to_js_string()),
         }
     }
+}
+
+/// JavaScript's `parseFloat(text)`: the longest decimal literal at the start (after white
+/// space), `Infinity` included; NaN when there is none.
+pub fn js_parse_float(text: &str) -> f64 {
+    let t = text.trim_start_matches(is_js_whitespace);
+    let b = t.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i = 1;
+    }
+    if t[i..].starts_with("Infinity") {
+        return if b.first() == Some(&b'-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+    }
+    let digits = |mut j: usize| {
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        j
+    };
+    let int_end = digits(i);
+    let mut end = int_end;
+    let mut any_digit = int_end > i;
+    if b.get(end) == Some(&b'.') {
+        let frac_end = digits(end + 1);
+        any_digit |= frac_end > end + 1;
+        end = frac_end;
+    }
+    if !any_digit {
+        return f64::NAN;
+    }
+    if matches!(b.get(end), Some(b'e' | b'E')) {
+        let mut j = end + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let exp_end = digits(j);
+        if exp_end > j {
+            end = exp_end;
+        }
+    }
+    t[..end].parse().unwrap_or(f64::NAN)
 }
 
 /// `String.prototype.trim`.
@@ -567,7 +625,7 @@ fn radix_to_f64(digits: &str, bits: u32) -> f64 {
 
 /// If `key` is a JavaScript array index (a canonical decimal integer below
 /// 2^32 - 1), that index.
-fn array_index_key(key: &str) -> Option<u32> {
+pub fn array_index_key(key: &str) -> Option<u32> {
     let bytes = key.as_bytes();
     let canonical = match bytes {
         [b'0'] => true,
@@ -1321,5 +1379,32 @@ mod tests {
         assert_eq!(format_number(2f64.powi(60)), "1152921504606847000");
         assert_eq!(format_number(f64::NAN), "NaN");
         assert_eq!(format_number(f64::NEG_INFINITY), "-Infinity");
+    }
+
+    #[test]
+    fn parse_float_reads_the_leading_number_like_javascript() {
+        assert_eq!(js_parse_float("6 deg"), 6.0);
+        assert_eq!(js_parse_float("  -1.5e2x"), -150.0);
+        assert_eq!(js_parse_float(".5"), 0.5);
+        assert_eq!(js_parse_float("5."), 5.0);
+        assert_eq!(js_parse_float("1e"), 1.0);
+        assert_eq!(js_parse_float("1e3x"), 1000.0);
+        assert_eq!(js_parse_float("12E3"), 12000.0);
+        assert_eq!(js_parse_float("1.e5"), 100_000.0);
+        assert_eq!(js_parse_float("1e-+5"), 1.0);
+        assert_eq!(js_parse_float("0x10"), 0.0);
+        assert_eq!(js_parse_float("Infinity"), f64::INFINITY);
+        assert_eq!(js_parse_float("-Infinityx"), f64::NEG_INFINITY);
+        assert_eq!(js_parse_float("10%"), 10.0);
+        for none in ["banana", "", "-.", ".", "-", ".e5", "abc"] {
+            assert!(js_parse_float(none).is_nan(), "{none:?}");
+        }
+        assert_eq!(Value::Null.parse_float(), None);
+        assert_eq!(Value::Bool(true).parse_float(), None);
+        assert_eq!(Value::Int(7).parse_float(), Some(7.0));
+        assert_eq!(
+            Value::from(vec![Value::from("2.5"), Value::from(3)]).parse_float(),
+            Some(2.5)
+        );
     }
 }

@@ -255,7 +255,7 @@ fn raw_rules(config: &Map<String, Json>) -> (Vec<RawRule>, bool) {
                     // `reg` null or true means a regular expression.
                     let re = match config.get("reg") {
                         Some(Json::Null) => true,
-                        Some(v) => is_truthy(v),
+                        Some(v) => ferrite_runtime::loose::json_truthy(v),
                         None => false,
                     };
                     rule.insert("re".to_owned(), Json::Bool(re));
@@ -273,7 +273,7 @@ fn raw_rules(config: &Map<String, Json>) -> (Vec<RawRule>, bool) {
             let mut to = r.get("to").cloned().unwrap_or(Json::String(String::new()));
             let mut tot = text(r, "tot");
             let mut fromt = text(r, "fromt");
-            if t == "change" && r.get("re").is_some_and(is_truthy) {
+            if t == "change" && r.get("re").is_some_and(ferrite_runtime::loose::json_truthy) {
                 fromt = "re".to_owned();
             }
             if t == "set"
@@ -307,17 +307,6 @@ fn raw_rules(config: &Map<String, Json>) -> (Vec<RawRule>, bool) {
         })
         .collect();
     (rules, legacy)
-}
-
-/// JavaScript truthiness of a config value.
-fn is_truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(_) | Json::Object(_) => true,
-    }
 }
 
 fn compile_rule(

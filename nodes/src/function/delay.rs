@@ -214,54 +214,6 @@ pub(crate) fn timer_duration(ms: f64) -> Duration {
     }
 }
 
-/// JavaScript `parseFloat(v)`; `None` for NaN.
-pub(crate) fn parse_float(value: &Value) -> Option<f64> {
-    match value {
-        Value::Int(_) | Value::Float(_) => value.as_f64().filter(|f| !f.is_nan()),
-        Value::String(s) => parse_float_text(s),
-        Value::Bytes(_) | Value::Array(_) => parse_float_text(&value.to_js_string()),
-        Value::Null | Value::Bool(_) | Value::Object(_) => None,
-    }
-}
-
-/// The longest decimal literal (or `Infinity`) at the start of `text`, after white space.
-fn parse_float_text(text: &str) -> Option<f64> {
-    let s = text.trim_start();
-    let bytes = s.as_bytes();
-    let mut end = 0;
-    if matches!(bytes.first(), Some(b'+' | b'-')) {
-        end = 1;
-    }
-    if s[end..].starts_with("Infinity") {
-        return s[..end + 8].parse().ok();
-    }
-    let digits = |from: usize| {
-        bytes.get(from..).map_or(0, |rest| {
-            rest.iter().take_while(|b| b.is_ascii_digit()).count()
-        })
-    };
-    let int_digits = digits(end);
-    end += int_digits;
-    let mut frac_digits = 0;
-    if bytes.get(end) == Some(&b'.') {
-        frac_digits = digits(end + 1);
-        if int_digits > 0 || frac_digits > 0 {
-            end += 1 + frac_digits;
-        }
-    }
-    if int_digits == 0 && frac_digits == 0 {
-        return None;
-    }
-    if matches!(bytes.get(end), Some(b'e' | b'E')) {
-        let sign = usize::from(matches!(bytes.get(end + 1), Some(b'+' | b'-')));
-        let exp_digits = digits(end + 1 + sign);
-        if exp_digits > 0 {
-            end += 1 + sign + exp_digits;
-        }
-    }
-    s[..end].parse().ok()
-}
-
 /// How many held messages a `msg.flush` releases: a number → that many (floored), anything
 /// else → all.
 fn flush_count(flush: &Value, held: usize) -> usize {
@@ -410,7 +362,7 @@ impl Delay {
     /// `msg.rate` when `allowrate` is on and it parses as a number.
     fn rate_override(&self, msg: &Msg) -> Option<f64> {
         if self.allow_rate {
-            msg.get("rate").and_then(parse_float)
+            msg.get("rate").and_then(Value::parse_float)
         } else {
             None
         }
@@ -430,7 +382,7 @@ impl Delay {
             Pause::DelayV => {
                 let wait = msg
                     .get("delay")
-                    .and_then(parse_float)
+                    .and_then(Value::parse_float)
                     .unwrap_or(self.timeout_ms);
                 wait.max(0.0)
             }
@@ -759,31 +711,6 @@ impl Node for Delay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_float_reads_a_leading_number_like_javascript() {
-        let cases = [
-            ("250", Some(250.0)),
-            ("  12.5ms", Some(12.5)),
-            ("-3", Some(-3.0)),
-            (".5", Some(0.5)),
-            ("5.", Some(5.0)),
-            ("1e3x", Some(1000.0)),
-            ("1e", Some(1.0)),
-            ("Infinity", Some(f64::INFINITY)),
-            ("-Infinityx", Some(f64::NEG_INFINITY)),
-            ("", None),
-            ("abc", None),
-            (".", None),
-            ("-", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(parse_float_text(text), expected, "{text:?}");
-        }
-        assert_eq!(parse_float(&Value::Null), None);
-        assert_eq!(parse_float(&Value::Bool(true)), None);
-        assert_eq!(parse_float(&Value::Int(7)), Some(7.0));
-    }
 
     #[test]
     fn flush_counts_numbers_and_releases_all_otherwise() {

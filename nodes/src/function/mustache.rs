@@ -42,7 +42,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+// JavaScript's `\s` is the set `trim` removes.
 use ferrite_runtime::Value;
+use ferrite_runtime::value::is_js_whitespace as is_js_space;
 
 /// A parsed template, ready to render any number of times.
 #[derive(Debug, Clone, PartialEq)]
@@ -236,11 +238,6 @@ struct Parser<'s> {
     has_tag: bool,
     /// The current line has a non-space character or a value tag.
     non_space: bool,
-}
-
-/// JavaScript's `\s`.
-fn is_js_space(c: char) -> bool {
-    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
 }
 
 /// The number of UTF-16 units before byte `pos`: JavaScript's string index.

@@ -110,7 +110,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         config.gap.as_str()
     };
     let gap = if gap_text.ends_with('%') {
-        Gap::Percent(parse_float(gap_text))
+        Gap::Percent(ferrite_runtime::value::js_parse_float(gap_text))
     } else {
         Gap::Absolute(Value::String(gap_text.to_owned()).to_number())
     };
@@ -161,8 +161,8 @@ impl Node for Rbe {
         };
         let send = match self.mode {
             Mode::Rbe | Mode::RbeIgnoreFirst => self.changed(key, value),
-            _ => match number_of(value) {
-                Some(n) if !n.is_nan() => self.in_band(key, n),
+            _ => match value.parse_float() {
+                Some(n) => self.in_band(key, n),
                 _ => {
                     cx.warn(NO_NUMBER);
                     false
@@ -242,89 +242,5 @@ impl Rbe {
         };
         self.previous.insert(key, Value::Float(remembered));
         pass
-    }
-}
-
-/// `parseFloat(value)` for a message value: numbers as they are, anything else through its
-/// string form.
-fn number_of(value: &Value) -> Option<f64> {
-    match value {
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        Value::String(s) => Some(parse_float(s)),
-        Value::Bool(_) | Value::Null | Value::Object(_) => None,
-        other => Some(parse_float(&other.to_js_string())),
-    }
-}
-
-/// JavaScript white space (what `parseFloat` skips): Unicode white space except NEL, plus
-/// the byte-order mark.
-fn is_js_space(c: char) -> bool {
-    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
-}
-
-/// JavaScript's `parseFloat`: the longest decimal literal at the start (after white space),
-/// `Infinity` included; NaN when there is none.
-fn parse_float(text: &str) -> f64 {
-    let t = text.trim_start_matches(is_js_space);
-    let b = t.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i = 1;
-    }
-    if t[i..].starts_with("Infinity") {
-        return if b.first() == Some(&b'-') {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        };
-    }
-    let digits = |mut j: usize| {
-        while b.get(j).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-        }
-        j
-    };
-    let int_end = digits(i);
-    let mut end = int_end;
-    let mut any_digit = int_end > i;
-    if b.get(end) == Some(&b'.') {
-        let frac_end = digits(end + 1);
-        any_digit |= frac_end > end + 1;
-        end = frac_end;
-    }
-    if !any_digit {
-        return f64::NAN;
-    }
-    if matches!(b.get(end), Some(b'e' | b'E')) {
-        let mut j = end + 1;
-        if matches!(b.get(j), Some(b'+' | b'-')) {
-            j += 1;
-        }
-        let exp_end = digits(j);
-        if exp_end > j {
-            end = exp_end;
-        }
-    }
-    t[..end].parse().unwrap_or(f64::NAN)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_float_reads_the_leading_number() {
-        assert_eq!(parse_float("6 deg"), 6.0);
-        assert_eq!(parse_float("  -1.5e2x"), -150.0);
-        assert_eq!(parse_float(".5"), 0.5);
-        assert_eq!(parse_float("5."), 5.0);
-        assert_eq!(parse_float("1e"), 1.0);
-        assert_eq!(parse_float("0x10"), 0.0);
-        assert_eq!(parse_float("-Infinityx"), f64::NEG_INFINITY);
-        assert!(parse_float("banana").is_nan());
-        assert!(parse_float("").is_nan());
-        assert!(parse_float("-.").is_nan());
-        assert_eq!(parse_float("10%"), 10.0);
     }
 }

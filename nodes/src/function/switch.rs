@@ -897,24 +897,9 @@ fn js_string(v: Option<&Value>) -> Cow<'_, str> {
 fn to_num(v: Option<&Value>) -> f64 {
     match v {
         None => f64::NAN,
-        Some(Value::String(s)) => str_to_num(s),
+        Some(Value::String(s)) => ferrite_runtime::value::string_to_number(s),
         Some(other) => other.to_number(),
     }
-}
-
-/// JavaScript's StringToNumber, without allocating for plain decimal text.
-fn str_to_num(s: &str) -> f64 {
-    if s.is_empty() {
-        return 0.0;
-    }
-    // On these characters Rust's float grammar and JavaScript's decimal literal agree; the
-    // rest (white space, hex, `Infinity`) goes the runtime's full way.
-    if s.bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
-        return s.parse().unwrap_or(f64::NAN);
-    }
-    Value::String(s.to_owned()).to_number()
 }
 
 /// A value after JavaScript's ToPrimitive: objects, arrays and buffers become strings.
@@ -944,7 +929,7 @@ fn prim_num(p: &Prim<'_>) -> f64 {
         Prim::Null => 0.0,
         Prim::Bool(b) => f64::from(u8::from(*b)),
         Prim::Num(n) => *n,
-        Prim::Str(s) => str_to_num(s),
+        Prim::Str(s) => ferrite_runtime::value::string_to_number(s),
     }
 }
 
@@ -1060,15 +1045,18 @@ mod tests {
 
     #[test]
     fn string_numbers_match_javascript() {
-        assert_eq!(str_to_num("12.5"), 12.5);
-        assert_eq!(str_to_num(""), 0.0);
-        assert_eq!(str_to_num(" 7 "), 7.0);
-        assert_eq!(str_to_num("0x10"), 16.0);
-        assert!(str_to_num("1e").is_nan());
-        assert!(str_to_num("inf").is_nan());
-        assert_eq!(str_to_num("Infinity"), f64::INFINITY);
-        assert_eq!(str_to_num(".5"), 0.5);
-        assert_eq!(str_to_num("5."), 5.0);
+        assert_eq!(ferrite_runtime::value::string_to_number("12.5"), 12.5);
+        assert_eq!(ferrite_runtime::value::string_to_number(""), 0.0);
+        assert_eq!(ferrite_runtime::value::string_to_number(" 7 "), 7.0);
+        assert_eq!(ferrite_runtime::value::string_to_number("0x10"), 16.0);
+        assert!(ferrite_runtime::value::string_to_number("1e").is_nan());
+        assert!(ferrite_runtime::value::string_to_number("inf").is_nan());
+        assert_eq!(
+            ferrite_runtime::value::string_to_number("Infinity"),
+            f64::INFINITY
+        );
+        assert_eq!(ferrite_runtime::value::string_to_number(".5"), 0.5);
+        assert_eq!(ferrite_runtime::value::string_to_number("5."), 5.0);
     }
 
     #[test]

@@ -39,7 +39,7 @@ use ferrite_runtime::{
 };
 use serde_json::Value as Json;
 
-use super::delay::{parse_float, timer_duration};
+use super::delay::timer_duration;
 use super::mustache::Template;
 
 pub const DEF: NodeDef = NodeDef {
@@ -162,7 +162,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let mut duration = raw
         .get("duration")
         .map(json_text)
-        .and_then(|text| parse_float(&Value::String(text)))
+        .and_then(|text| Value::String(text).parse_float())
         .unwrap_or(250.0);
     let repeat = duration < 0.0;
     duration = duration.abs();
@@ -461,7 +461,7 @@ impl Node for Trigger {
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
         let mut delay_ms = self.duration_ms;
         if self.override_delay
-            && let Some(delay) = msg.get("delay").and_then(parse_float)
+            && let Some(delay) = msg.get("delay").and_then(Value::parse_float)
         {
             delay_ms = delay;
         }

@@ -475,15 +475,7 @@ fn ensure_string(v: &Value) -> String {
 
 /// A canonical array index (`"0"`, `"17"`), which JavaScript lists before other keys.
 fn index_key(key: &str) -> Option<usize> {
-    let canonical = key == "0" || (!key.starts_with('0') && !key.is_empty());
-    if canonical && key.bytes().all(|b| b.is_ascii_digit()) {
-        key.parse::<u32>()
-            .ok()
-            .filter(|&i| i != u32::MAX)
-            .map(|i| i as usize)
-    } else {
-        None
-    }
+    ferrite_runtime::value::array_index_key(key).and_then(|i| usize::try_from(i).ok())
 }
 
 /// An object's keys in JavaScript's order: integer keys ascending, then insertion order.

@@ -256,30 +256,9 @@ fn js_parse_int(text: &str) -> Option<i64> {
 /// Object keys in JavaScript's enumeration order: array-index keys ascending, then the
 /// others in insertion order.
 fn js_key_order(map: &Map) -> Vec<&String> {
-    let index = |k: &str| -> Option<u32> {
-        let canonical = k == "0"
-            || (k
-                .as_bytes()
-                .first()
-                .is_some_and(|b| (b'1'..=b'9').contains(b))
-                && k.bytes().all(|b| b.is_ascii_digit()));
-        if canonical {
-            k.parse::<u32>().ok().filter(|&i| i != u32::MAX)
-        } else {
-            None
-        }
-    };
-    let mut indexed: Vec<(u32, &String)> = map
-        .keys()
-        .filter_map(|k| index(k).map(|i| (i, k)))
-        .collect();
-    if indexed.is_empty() {
-        return map.keys().collect();
-    }
-    indexed.sort_unstable_by_key(|&(i, _)| i);
-    let mut keys: Vec<&String> = indexed.into_iter().map(|(_, k)| k).collect();
-    keys.extend(map.keys().filter(|k| index(k).is_none()));
-    keys
+    ferrite_runtime::value::js_entries(map)
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// First byte offset of `needle` in `hay` at or after `from`.

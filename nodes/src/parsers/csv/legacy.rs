@@ -76,49 +76,6 @@ fn looks_numeric(text: &str) -> bool {
     }
 }
 
-/// JavaScript `parseFloat`: the longest decimal literal at the start of `text`.
-fn parse_float(text: &str) -> f64 {
-    let b = text.as_bytes();
-    let mut end = 0;
-    if matches!(b.first(), Some(b'-' | b'+')) {
-        end = 1;
-    }
-    let int_start = end;
-    while b.get(end).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-    }
-    let mut has_digits = end > int_start;
-    if b.get(end) == Some(&b'.') {
-        let frac_start = end + 1;
-        let mut frac_end = frac_start;
-        while b.get(frac_end).is_some_and(u8::is_ascii_digit) {
-            frac_end += 1;
-        }
-        if has_digits || frac_end > frac_start {
-            has_digits = true;
-            end = frac_end;
-        }
-    }
-    if !has_digits {
-        return f64::NAN;
-    }
-    if matches!(b.get(end), Some(b'e' | b'E')) {
-        let mut exp_end = end + 1;
-        if matches!(b.get(exp_end), Some(b'-' | b'+')) {
-            exp_end += 1;
-        }
-        let digits_start = exp_end;
-        while b.get(exp_end).is_some_and(u8::is_ascii_digit) {
-            exp_end += 1;
-        }
-        if exp_end > digits_start {
-            end = exp_end;
-        }
-    }
-    let literal = text[..end].trim_end_matches('.');
-    literal.parse::<f64>().unwrap_or(f64::NAN)
-}
-
 /// Quotes a value for legacy output: inner quotes doubled, or quoted when it holds the
 /// separator or (`newline_too`) a line feed.
 fn quote(text: String, sep: &str, newline_too: bool) -> String {
@@ -239,7 +196,7 @@ impl Csv {
             Some(text) => {
                 let trimmed = js_trim(&text);
                 if self.settings.parse_numbers && looks_numeric(trimmed) {
-                    Value::js_number(parse_float(trimmed))
+                    Value::js_number(ferrite_runtime::value::js_parse_float(trimmed))
                 } else if text.is_empty() {
                     if !self.settings.include_empty {
                         return;
@@ -509,9 +466,5 @@ mod tests {
         ] {
             assert!(!looks_numeric(no), "{no}");
         }
-        assert_eq!(parse_float("12E3"), 12000.0);
-        assert_eq!(parse_float("1.e5"), 100_000.0);
-        assert_eq!(parse_float("1e-+5"), 1.0);
-        assert!(parse_float(".e5").is_nan());
     }
 }
