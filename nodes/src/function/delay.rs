@@ -242,10 +242,13 @@ fn count_status(fill_dot: usize) -> Status {
 
 /// Sends a held message on `port`, then completes it: Node-RED calls `done()` after `send`.
 async fn release(cx: &mut NodeCtx, port: usize, msg: Msg) {
-    // A pointer copy for `done`, dropped as soon as the Complete nodes have theirs.
-    let copy = msg.clone();
+    // A pointer copy for `done`, only when a Complete node watches: while it lives, a
+    // downstream node changing the message would have to copy it.
+    let copy = cx.watched_by_complete().then(|| msg.clone());
     cx.send_to(port, msg).await;
-    cx.done(&copy).await;
+    if let Some(copy) = copy {
+        cx.done(&copy).await;
+    }
 }
 
 /// Completes messages the node discards without sending them.
