@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod function;
+pub mod industrial;
 pub mod parsers;
 pub mod sequence;
 
@@ -28,6 +29,8 @@ pub static ALL: &[NodeDef] = &[
     function::delay::DEF,
     function::trigger::DEF,
     function::rbe::DEF,
+    function::rhai::DEF,
+    industrial::json_build::DEF,
     parsers::json::DEF,
     parsers::csv::DEF,
     sequence::split::DEF,

@@ -19,9 +19,13 @@ mod nodes {
         mod delay_spec;
         mod range_spec;
         mod rbe_spec;
+        mod rhai_spec;
         mod switch_spec;
         mod template_spec;
         mod trigger_spec;
+    }
+    mod industrial {
+        mod json_build_spec;
     }
     mod parsers {
         mod csv_spec;

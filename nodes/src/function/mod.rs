@@ -6,6 +6,7 @@ pub mod delay;
 pub mod mustache;
 pub mod range;
 pub mod rbe;
+pub mod rhai;
 pub mod switch;
 pub mod template;
 pub mod trigger;

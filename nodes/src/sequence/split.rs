@@ -465,7 +465,7 @@ impl Split {
     }
 
     async fn split_string(&mut self, msg: Msg, value: String, cx: &mut NodeCtx) {
-        let text = std::mem::take(&mut self.remainder) + &value;
+        let text = std::mem::take(&mut self.remainder) + value.as_str();
         match &self.cut {
             Cut::Len(len) => {
                 let len = *len;

@@ -1,0 +1,3 @@
+//! Industrial nodes: PLC payload shaping (and, later, Modbus).
+
+pub mod json_build;
