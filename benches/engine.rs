@@ -5,7 +5,9 @@
 //!    nanoseconds per hop, hop = one change node handling one message),
 //! 2. a 1-to-8 fan-out (messages in per second and deliveries to the sink per second),
 //! 3. VmRSS before and after deploying a generated 1,000-node flow,
-//! 4. a real `split` node turning one 20,000-item array into 20,000 messages, timed from the
+//! 4. a 5-node chain of real `rhai` nodes each running the bench harness's script
+//!    `msg.payload.value = msg.payload.value * 2; msg` (target: >= 500,000 runs/s on one core),
+//! 5. a real `split` node turning one 20,000-item array into 20,000 messages, timed from the
 //!    receive to the sink having counted them all (current-thread runtime; target < 20 ms:
 //!    a part must never copy the whole array),
 //!
@@ -15,8 +17,8 @@
 //! `cargo bench --bench engine [-- --quick]`; env `BENCH_N` sets the chain's message count
 //! (the fan-out sends a quarter of it), `BENCH_REPS` the repetitions (median is reported),
 //! `BENCH_ONLY` a comma-separated filter (`memory`, `chain-current`, `chain-multi`,
-//! `fanout-current`, `fanout-multi`, `split-current`, or any part such as `chain`, `split` or
-//! `current`) for profiling; `BENCH_SPLIT_REPS` sets the split repetitions (default 21).
+//! `fanout-current`, `fanout-multi`, `rhai-current`, `rhai-multi`, `split-current`, or any part
+//! such as `chain`, `split` or `current`) for profiling; `BENCH_SPLIT_REPS` sets the split repetitions (default 21).
 //! Exits non-zero only on real failure: a deploy issue, lost or malformed messages, a stall.
 
 use std::collections::HashMap;
@@ -50,6 +52,9 @@ const STALL: Duration = Duration::from_secs(10);
 
 const TARGET_HOPS_PER_SEC: f64 = 1_000_000.0;
 const TARGET_NS_PER_HOP: f64 = 1_000.0;
+const TARGET_RHAI_RUNS_PER_SEC: f64 = 500_000.0;
+/// The script of `shared/bench/flows-rhai/pipeline.json`.
+const RHAI_DOUBLE: &str = "msg.payload.value = msg.payload.value * 2;\nmsg";
 /// Items of the array the split scenario splits, and its target time.
 const SPLIT_ITEMS: u64 = 20_000;
 const TARGET_SPLIT: Duration = Duration::from_millis(20);
@@ -218,6 +223,30 @@ fn chain_flow() -> Vec<Json> {
     flow
 }
 
+/// `r1 -> ... -> r5 -> sink`, each `r` a `rhai` node doubling `payload.value`.
+fn rhai_chain_flow() -> Vec<Json> {
+    let mut flow = vec![tab()];
+    for n in 1..=CHAIN_LEN {
+        let next = if n == CHAIN_LEN {
+            "sink".to_owned()
+        } else {
+            format!("r{}", n + 1)
+        };
+        flow.push(json!({
+            "id": format!("r{n}"), "type": "rhai", "z": TAB, "name": "double",
+            "func": RHAI_DOUBLE, "outputs": 1, "timeout": 0, "initialize": "", "finalize": "",
+            "x": 100 + 180 * n, "y": 160, "wires": [[next]],
+        }));
+    }
+    flow.push(sink(
+        "sink",
+        "payload.value",
+        100 + 180 * (CHAIN_LEN + 1),
+        160,
+    ));
+    flow
+}
+
 /// `src` sets `msg.fan`, wired to `b1..b8`, each setting `payload.branch` (so each copies the
 /// shared message on write), all wired to `sink`.
 fn fanout_flow() -> Vec<Json> {
@@ -300,13 +329,14 @@ async fn deploy(runtime: &Runtime, flow: Vec<Json>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fresh message, as an inject node would make it: `{payload: {seq}}`.
+/// A fresh message, as an inject node would make it: `{payload: {seq, value: 1}}`.
 fn message(seq: u64) -> Msg {
     let mut payload = Map::with_capacity(CHAIN_LEN + 2);
     payload.insert(
         "seq".to_owned(),
         Value::Int(i64::try_from(seq).unwrap_or_default()),
     );
+    payload.insert("value".to_owned(), Value::Int(1));
     let mut map = Map::with_capacity(2);
     map.insert("payload".to_owned(), Value::Object(payload));
     Msg::from_map(map)
@@ -780,10 +810,20 @@ fn run() -> anyhow::Result<()> {
         unit: ("deliveries", "delivery"),
         rows: Vec::new(),
     };
+    let mut rhai = Table {
+        title: format!(
+            "Rhai chain: feeder -> {CHAIN_LEN} x rhai ({RHAI_DOUBLE:?}) -> bench-sink  (run = one rhai node handling one message)"
+        ),
+        n: n_chain,
+        per_msg: CHAIN_LEN as u64,
+        unit: ("runs", "run"),
+        rows: Vec::new(),
+    };
     for flavor in [Flavor::CurrentThread, Flavor::MultiThread2] {
         let run_chain = selected(&format!("chain-{}", flavor.key()));
         let run_fan = selected(&format!("fanout-{}", flavor.key()));
-        if !run_chain && !run_fan {
+        let run_rhai = selected(&format!("rhai-{}", flavor.key()));
+        if !run_chain && !run_fan && !run_rhai {
             continue;
         }
         let rt = flavor.build()?;
@@ -799,9 +839,16 @@ fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("fan-out on {}", flavor.label()))?;
             fan.rows.push(summarize(flavor, times));
         }
+        if run_rhai {
+            let times = rt
+                .block_on(scenario(rhai_chain_flow(), "r1", n_chain, 1, reps))
+                .with_context(|| format!("rhai chain on {}", flavor.label()))?;
+            rhai.rows.push(summarize(flavor, times));
+        }
     }
     chain.print();
     fan.print();
+    rhai.print();
 
     let mut split_line = String::new();
     if selected("split-current") {
@@ -889,6 +936,24 @@ fn run() -> anyhow::Result<()> {
             row.flavor.label(),
             grouped(per_sec(fan.n, row.median)),
             grouped(per_sec(fan.n * fan.per_msg, row.median)),
+        );
+    }
+    for row in &rhai.rows {
+        let work = rhai.n * rhai.per_msg;
+        let rate = per_sec(work, row.median);
+        let verdict = match row.flavor {
+            Flavor::CurrentThread if rate >= TARGET_RHAI_RUNS_PER_SEC => {
+                "  target (one core) >= 500k runs/s: MET"
+            }
+            Flavor::CurrentThread => "  target (one core) >= 500k runs/s: MISSED",
+            Flavor::MultiThread2 => "",
+        };
+        let _ = writeln!(
+            headline,
+            "  rhai    {:<16} {:>11} runs/s {:>7.0} ns/run{verdict}",
+            row.flavor.label(),
+            grouped(rate),
+            ns_per(work, row.median),
         );
     }
     println!("HEADLINE");

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -116,6 +117,7 @@ pub struct NodeCtx {
     pub(crate) env: Env,
     pub(crate) context: NodeContext,
     pub(crate) signals: mpsc::UnboundedSender<Signal>,
+    stopping: Arc<AtomicBool>,
     timers: HashMap<TimerId, JoinHandle<()>>,
     next_timer: u64,
     /// While handling a message of a node Complete nodes watch: the first message it sent.
@@ -132,6 +134,7 @@ impl NodeCtx {
         env: Env,
         context: NodeContext,
         signals: mpsc::UnboundedSender<Signal>,
+        stopping: Arc<AtomicBool>,
     ) -> Self {
         Self {
             ident,
@@ -140,6 +143,7 @@ impl NodeCtx {
             env,
             context,
             signals,
+            stopping,
             timers: HashMap::new(),
             next_timer: 0,
             sent_for_complete: None,
@@ -177,6 +181,12 @@ impl NodeCtx {
 
     pub fn context(&self) -> &NodeContext {
         &self.context
+    }
+
+    /// Becomes true once the runtime starts stopping this node, while `on_input` may still
+    /// be running: work that can take long within one call (a script) polls it to give up.
+    pub fn stopping(&self) -> &Arc<AtomicBool> {
+        &self.stopping
     }
 
     /// Number of output ports wired (as the flow declares them).

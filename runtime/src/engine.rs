@@ -106,6 +106,7 @@ impl<'g> Fresh<'g> {
                 inbox,
                 signals,
                 role: plan.role,
+                stopping: Arc::default(),
             },
             plan,
             node,
@@ -365,6 +366,14 @@ impl Runtime {
                 .iter()
                 .map(|(k, v)| (k.clone(), Arc::clone(&v.node)))
                 .collect();
+            // A badge left by an earlier instance (or an earlier failed build) is stale.
+            let status_topic = format!("status/{}", plan.id);
+            if self.inner.shared.events.forget(&status_topic) {
+                self.inner
+                    .shared
+                    .events
+                    .publish(status_topic.clone(), json!({}), false);
+            }
             match self.build_node(plan, &config_nodes) {
                 Ok(Built::Config(node)) => {
                     let origins = plan.origins.clone();
@@ -383,6 +392,17 @@ impl Runtime {
                 Err(e) => {
                     tracing::error!(node_id = %plan.id, node_type = %plan.type_name, "[{}:{}] {e}", plan.type_name, plan.id);
                     report.push(issue_of(plan, &e));
+                    // The editor shows the node is not running.
+                    let text = e.to_string();
+                    let text = match text.char_indices().nth(STATUS_TEXT_MAX) {
+                        Some((cut, _)) => format!("{}…", &text[..cut]),
+                        None => text,
+                    };
+                    self.inner.shared.events.publish(
+                        status_topic,
+                        json!({"fill": "red", "shape": "dot", "text": text}),
+                        true,
+                    );
                 }
             }
         }
@@ -429,6 +449,7 @@ impl Runtime {
                 env,
                 context,
                 f.handle.signals.clone(),
+                Arc::clone(&f.handle.stopping),
             );
             let task = tokio::spawn(run_node(f.node, cx, f.inbox_rx, f.signal_rx));
             let origins = f.plan.origins.clone();
@@ -562,6 +583,7 @@ impl Runtime {
         let forget_context = self.settings().context_storage.is_empty();
         let mut tasks = Vec::with_capacity(nodes.len());
         for (running, removed) in nodes {
+            running.handle.stopping.store(true, Ordering::Relaxed);
             let _ = running.handle.signals.send(Signal::Stop { removed });
             if forget_context {
                 self.inner.context.delete_scope(&running.node_scope);
@@ -576,6 +598,10 @@ impl Runtime {
         }
     }
 }
+
+/// Longest status text a failed build shows before it is cut (the full reason is in the
+/// deploy report and the log).
+const STATUS_TEXT_MAX: usize = 60;
 
 /// Node-RED's revision: SHA-256 of the flows' JSON text.
 pub fn revision(flows: &[Json]) -> String {

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
@@ -129,6 +130,9 @@ pub struct NodeHandle {
     pub inbox: Inbox,
     pub signals: mpsc::UnboundedSender<Signal>,
     pub role: Role,
+    /// Set when the node is being stopped, before its task hears of it: long-running work
+    /// inside one call (a script) polls it to give up early.
+    pub stopping: Arc<AtomicBool>,
 }
 
 /// Every running node of the current deploy, by runtime id.
