@@ -24,6 +24,10 @@ pub struct Settings {
     pub context_storage: IndexMap<String, StoreSetting>,
     /// Values seeded into global context.
     pub function_global_context: Map,
+    /// Seconds a function (rhai) node's run may take when the node sets no `timeout`
+    /// (`functionTimeout`; 0 = none).
+    #[serde(deserialize_with = "crate::loose::f64")]
+    pub function_timeout: f64,
     /// Longest value the debug sidebar shows before cutting (`debugMaxLength`).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub debug_max_length: u64,
@@ -47,6 +51,7 @@ impl Default for Settings {
             ui_port: 1880,
             context_storage: IndexMap::new(),
             function_global_context: Map::new(),
+            function_timeout: 0.0,
             debug_max_length: 1000,
             node_close_timeout: 15_000,
             node_message_buffer_max_length: 0,

@@ -96,6 +96,76 @@ fn run_creates_flows_file_and_stops_gracefully_on_sigterm() {
     assert!(status.success(), "exit status {status}");
 }
 
+/// Ctrl-C stops Ferrite promptly even while two rhai nodes run endless loops with
+/// limits that would let them spin for hours.
+#[test]
+fn ctrl_c_stops_ferrite_while_two_scripts_loop_forever() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows.json");
+    let spin = |id: &str| {
+        serde_json::json!({"id": id, "type": "rhai", "z": "t1", "func": "loop {}",
+            "maxOperations": 1e15, "timeout": 0, "wires": [[]]})
+    };
+    let flow = serde_json::json!([
+        {"id": "t1", "type": "tab", "label": "spin"},
+        {"id": "i1", "type": "inject", "z": "t1", "once": true, "onceDelay": 0.1,
+         "payload": "", "payloadType": "date", "wires": [["l1", "l2"]]},
+        spin("l1"),
+        spin("l2")
+    ]);
+    std::fs::write(&flows, flow.to_string()).expect("write flows");
+    let mut child = ferrite()
+        .arg(&flows)
+        .arg("--userdir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    assert!(wait_for_line(&mut child, "Flows started"), "flows did not start");
+    // Both loops spinning show as CPU time of the process.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cpu_seconds(child.id()) < 0.5 {
+        assert!(Instant::now() < deadline, "the scripts did not start spinning");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("ferrite did not stop within 10 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    assert!(sent.elapsed() < Duration::from_secs(5), "stop took {:?}", sent.elapsed());
+}
+
+/// User plus system CPU time of process `pid`, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|t| t.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
+    // Linux reports in USER_HZ, 100 on every platform Ferrite targets.
+    ticks / 100.0
+}
+
 /// Reads the child's stdout (where logs go) until a line contains `needle` (20 s at most).
 fn wait_for_line(child: &mut std::process::Child, needle: &str) -> bool {
     use std::io::BufRead;

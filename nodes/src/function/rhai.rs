@@ -5,7 +5,7 @@
 //! * `func` — the script run for each message; `initialize` — run once when the node
 //!   starts; `finalize` — run when it stops (it may not send).
 //! * `outputs` — the number of outputs (the editor's; the wires decide where messages go).
-//! * `timeout` — seconds one run may take (0: none). `maxOperations` — Rhai operations one
+//! * `timeout` — seconds one run may take (0: the `functionTimeout` setting, else none). `maxOperations` — Rhai operations one
 //!   run may perform (0 or missing: [`DEFAULT_MAX_OPERATIONS`]). Both bound every run, so an
 //!   endless loop is a node error, never a frozen runtime.
 //! * `name`.
@@ -79,7 +79,10 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let initialize = script(cx, "initialize")?;
     let finalize = script(cx, "finalize")?;
     let number = |key: &str| cx.raw().get(key).and_then(json_f64).unwrap_or(0.0);
-    let timeout = number("timeout");
+    let timeout = match number("timeout") {
+        0.0 => cx.settings().function_timeout,
+        t => t,
+    };
     if !timeout.is_finite() || timeout < 0.0 {
         return Err(ConfigError::field(
             "timeout",

@@ -600,6 +600,23 @@ async fn should_timeout_if_timeout_is_set() {
     flow.unload().await;
 }
 
+/// check if default function timeout settings are recognized
+#[tokio::test]
+async fn check_if_default_function_timeout_settings_are_recognized() {
+    let settings: Settings =
+        serde_json::from_value(json!({"functionTimeout": 0.01})).expect("settings");
+    let mut flow = TestFlow::load_with(
+        &[ferrite_nodes::ALL],
+        single(json!({"maxOperations": 1e15, "func": "while 1 == 1 {}\nmsg"})),
+        settings,
+    )
+    .await;
+    flow.receive("n1", json!({"payload": "foo"})).await;
+    let entry = flow.log_entry("n1").await;
+    assert_eq!(entry["msg"], "Script execution timed out after 10ms");
+    flow.unload().await;
+}
+
 /// Shared by the log ports: `node.<call>` logs at `level` (the debug sidebar gets warn and
 /// error; info goes to the log only, so it is checked through a following warn).
 async fn logs(func: &str, level: u64, text: &str) {
