@@ -37,7 +37,7 @@ use rhai::{AST, Dynamic, Scope};
 use serde_json::Value as Json;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use bridge::{Budget, ContextApi, Effect, EnvApi, NodeApi, ScriptError};
+use bridge::{Budget, ContextApi, Effect, EnvApi, Level, NodeApi, ScriptError};
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "rhai",
@@ -176,7 +176,13 @@ impl RhaiNode {
                         cx.done(msg).await;
                     }
                 }
-                Effect::Log(text) => cx.log(&text),
+                Effect::Log(Level::Info, text) => cx.log(&text),
+                Effect::Log(Level::Debug, text) => {
+                    tracing::debug!(node_id = %cx.id(), node_type = %cx.type_name(), "[rhai:{}] {text}", cx.ident().label());
+                }
+                Effect::Log(Level::Trace, text) => {
+                    tracing::trace!(node_id = %cx.id(), node_type = %cx.type_name(), "[rhai:{}] {text}", cx.ident().label());
+                }
                 Effect::Warn(text) => cx.warn(&text),
                 Effect::Error(text, msg) => {
                     let mut error = NodeError::new(text);

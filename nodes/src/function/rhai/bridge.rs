@@ -41,8 +41,8 @@ fn build_engine() -> Engine {
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(64, 32)
         .on_progress(progress)
-        .on_print(|text| record(Effect::Log(text.to_owned())))
-        .on_debug(|text, _, pos| record(Effect::Log(format!("{text}{}", at(pos)))));
+        .on_print(|text| record(Effect::Log(Level::Info, text.to_owned())))
+        .on_debug(|text, _, pos| record(Effect::Log(Level::Info, format!("{text}{}", at(pos)))));
     register_api(&mut engine);
     super::plc::register(&mut engine);
     engine
@@ -52,10 +52,19 @@ fn build_engine() -> Engine {
 pub(super) enum Effect {
     Send(Dynamic),
     Done,
-    Log(String),
+    Log(Level, String),
     Warn(String),
     Error(String, Option<Dynamic>),
     Status(Status),
+}
+
+/// Levels of `node.log`, `node.debug`, `node.trace` (warn and error are effects of their own:
+/// they also reach the editor).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Level {
+    Info,
+    Debug,
+    Trace,
 }
 
 /// The budget of one script call.
@@ -247,7 +256,13 @@ fn register_api(engine: &mut Engine) {
         })
         .register_fn("done", |_: &mut NodeApi| record(Effect::Done))
         .register_fn("log", |_: &mut NodeApi, v: Dynamic| {
-            record(Effect::Log(text_of(v)));
+            record(Effect::Log(Level::Info, text_of(v)));
+        })
+        .register_fn("debug", |_: &mut NodeApi, v: Dynamic| {
+            record(Effect::Log(Level::Debug, text_of(v)));
+        })
+        .register_fn("trace", |_: &mut NodeApi, v: Dynamic| {
+            record(Effect::Log(Level::Trace, text_of(v)));
         })
         .register_fn("warn", |_: &mut NodeApi, v: Dynamic| {
             record(Effect::Warn(text_of(v)));

@@ -8,8 +8,6 @@
 //! is captured from the tracing output of the test thread. The mocha title "handles input
 //! range where max < min" occurs twice; the second Rust test gets a `_2`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
@@ -300,44 +298,10 @@ async fn just_passes_on_msg_if_payload_not_present() {
     flow.unload().await;
 }
 
-/// Collects what the tracing subscriber of the test thread writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// reports if input is not a number
 #[tokio::test]
 async fn reports_if_input_is_not_a_number() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // A current-thread test runtime: the node task logs on this thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = harness::capture_logs();
     let mut flow = harness::load(json!([
         {"id": "rangeNode1", "type": "range", "minin": 0, "maxin": 0, "minout": 0, "maxout": 0, "action": "scale", "round": true, "name": "rangeNode", "wires": [["helperNode1"]]},
         {"id": "helperNode1", "type": "helper"}

@@ -156,6 +156,33 @@ async fn should_clone_single_message_sent_using_send() {
     assert_eq!(msg["payload"], "foo");
 }
 
+/// should clone first message sent using send() - array 1, array 2, array 3 (both)
+#[tokio::test]
+async fn should_clone_first_message_sent_using_send_arrays() {
+    for sent in ["[msg]", "[[msg], [()]]", "[(), msg]", "[(), [msg]]"] {
+        let mut flow = load(on_tab(json!([
+            {"id": "n1", "type": "rhai", "outputs": 2, "wires": [["n2"], ["n2"]],
+             "func": format!("node.send({sent}); msg.payload = \"changed\";")},
+            {"id": "n2", "type": "helper"}
+        ])))
+        .await;
+        flow.receive("n1", json!({"payload": "foo", "topic": "bar"}))
+            .await;
+        let msg = next(&mut flow, "n2").await;
+        assert_eq!(msg["payload"], "foo", "{sent}");
+        assert_eq!(msg["topic"], "bar", "{sent}");
+        flow.unload().await;
+    }
+}
+
+/// should not clone single message sent using send(,false): deviation, Rhai values are
+/// copied when passed, so the message sent is the one at the time of the call.
+#[tokio::test]
+async fn send_with_clone_false_still_sends_the_message_as_it_was() {
+    let msg = run("node.send(msg, false); msg.payload = \"changed\";").await;
+    assert_eq!(msg["payload"], "foo");
+}
+
 /// should pass through _topic
 #[tokio::test]
 async fn should_pass_through_topic() {
@@ -653,6 +680,49 @@ async fn should_log_a_warning_message_initialise() {
         (json!(30), json!("A Warning Message"))
     );
     flow.unload().await;
+}
+
+/// should log an Error Message - initialise
+#[tokio::test]
+async fn should_log_an_error_message_initialise() {
+    let mut flow = load(single(json!({
+        "func": "msg", "initialize": "node.error(\"An Error Message\");"
+    })))
+    .await;
+    let entry = flow.log_entry("n1").await;
+    assert_eq!(
+        (entry["level"].clone(), entry["msg"].clone()),
+        (json!(20), json!("An Error Message"))
+    );
+    flow.unload().await;
+}
+
+/// should log an Info Message, a Debug Message, a Trace Message (and their "- initialise"
+/// variants): the log gets them at their level with the node's type and id.
+#[tokio::test]
+async fn should_log_info_debug_and_trace_messages() {
+    for (call, level) in [("log", "INFO"), ("debug", "DEBUG"), ("trace", "TRACE")] {
+        for in_initialize in [false, true] {
+            let (captured, _guard) = harness::capture_logs();
+            let script = format!("node.{call}(\"test {call}\");");
+            let config = if in_initialize {
+                json!({"func": "msg", "initialize": script})
+            } else {
+                json!({"func": format!("{script} msg")})
+            };
+            let mut flow = load(single(config)).await;
+            flow.receive("n1", json!({"payload": 1})).await;
+            next(&mut flow, "n2").await;
+            flow.unload().await;
+            let log = captured.text();
+            let line = log
+                .lines()
+                .find(|l| l.contains(&format!("test {call}")))
+                .unwrap_or_else(|| panic!("no {call} line in {log}"));
+            assert!(line.contains(level), "{line}");
+            assert!(line.contains("[rhai:n1]"), "{line}");
+        }
+    }
 }
 
 /// Objects given to `node.warn` are shown as JSON.
