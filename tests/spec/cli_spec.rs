@@ -123,11 +123,17 @@ fn ctrl_c_stops_ferrite_while_two_scripts_loop_forever() {
         .stderr(Stdio::null())
         .spawn()
         .expect("starts");
-    assert!(wait_for_line(&mut child, "Flows started"), "flows did not start");
+    assert!(
+        wait_for_line(&mut child, "Flows started"),
+        "flows did not start"
+    );
     // Both loops spinning show as CPU time of the process.
     let deadline = Instant::now() + Duration::from_secs(20);
     while cpu_seconds(child.id()) < 0.5 {
-        assert!(Instant::now() < deadline, "the scripts did not start spinning");
+        assert!(
+            Instant::now() < deadline,
+            "the scripts did not start spinning"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let interrupted = Command::new("kill")
@@ -147,7 +153,11 @@ fn ctrl_c_stops_ferrite_while_two_scripts_loop_forever() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status}");
-    assert!(sent.elapsed() < Duration::from_secs(5), "stop took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        sent.elapsed()
+    );
 }
 
 /// User plus system CPU time of process `pid`, from /proc.

@@ -42,7 +42,9 @@ fn build_engine() -> Engine {
         .set_max_expr_depths(64, 32)
         .on_progress(progress)
         .on_print(|text| record(Effect::Log(Level::Info, text.to_owned())))
-        .on_debug(|text, _, pos| record(Effect::Log(Level::Info, format!("{text}{}", at(pos)))));
+        // `debug` is a Rhai keyword, so `node.debug(x)` cannot parse: Rhai's own `debug(x)`
+        // logs at that level instead.
+        .on_debug(|text, _, pos| record(Effect::Log(Level::Debug, format!("{text}{}", at(pos)))));
     register_api(&mut engine);
     super::plc::register(&mut engine);
     engine
@@ -58,7 +60,7 @@ pub(super) enum Effect {
     Status(Status),
 }
 
-/// Levels of `node.log`, `node.debug`, `node.trace` (warn and error are effects of their own:
+/// Levels of `node.log` (and `print`), `debug`, `node.trace` (warn and error are effects of their own:
 /// they also reach the editor).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Level {
@@ -257,9 +259,6 @@ fn register_api(engine: &mut Engine) {
         .register_fn("done", |_: &mut NodeApi| record(Effect::Done))
         .register_fn("log", |_: &mut NodeApi, v: Dynamic| {
             record(Effect::Log(Level::Info, text_of(v)));
-        })
-        .register_fn("debug", |_: &mut NodeApi, v: Dynamic| {
-            record(Effect::Log(Level::Debug, text_of(v)));
         })
         .register_fn("trace", |_: &mut NodeApi, v: Dynamic| {
             record(Effect::Log(Level::Trace, text_of(v)));

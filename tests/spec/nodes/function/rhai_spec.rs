@@ -698,13 +698,20 @@ async fn should_log_an_error_message_initialise() {
 }
 
 /// should log an Info Message, a Debug Message, a Trace Message (and their "- initialise"
-/// variants): the log gets them at their level with the node's type and id.
+/// variants): the log gets them at their level with the node's type and id; so does `print`.
 #[tokio::test]
 async fn should_log_info_debug_and_trace_messages() {
-    for (call, level) in [("log", "INFO"), ("debug", "DEBUG"), ("trace", "TRACE")] {
+    // `debug` is a Rhai keyword: Rhai's `debug(x)` statement stands for `node.debug(x)`.
+    let calls = [
+        ("node.log", "log", "INFO"),
+        ("debug", "debug", "DEBUG"),
+        ("node.trace", "trace", "TRACE"),
+        ("print", "print", "INFO"),
+    ];
+    for (function, call, level) in calls {
         for in_initialize in [false, true] {
             let (captured, _guard) = harness::capture_logs();
-            let script = format!("node.{call}(\"test {call}\");");
+            let script = format!("{function}(\"test {call}\");");
             let config = if in_initialize {
                 json!({"func": "msg", "initialize": script})
             } else {
