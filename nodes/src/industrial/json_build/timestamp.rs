@@ -129,6 +129,23 @@ mod tests {
     }
 
     #[test]
+    fn local_formats_match_chronos_rendering_of_the_instant() {
+        let local = instant().with_timezone(&Local);
+        assert_eq!(
+            TsFormat::IsoLocal.render(instant()),
+            Ok(Some(Value::String(
+                local.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+            )))
+        );
+        let pattern = "%d.%m.%Y %H:%M:%S %Z";
+        let format = TsFormat::parse("strftime", pattern, TsFormat::Iso).expect("valid");
+        assert_eq!(
+            format.render(instant()),
+            Ok(Some(Value::String(local.format(pattern).to_string())))
+        );
+    }
+
+    #[test]
     fn bad_strftime_patterns_and_unknown_formats_fail_at_deploy() {
         let err = TsFormat::parse("strftime", "%Y-%Q", TsFormat::Iso).expect_err("invalid");
         assert!(err.to_string().starts_with("tsPattern:"), "{err}");
