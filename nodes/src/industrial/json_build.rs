@@ -31,7 +31,8 @@
 //!   was found; this is our reading of it.
 //! * `hex` — hex-encode every string the node emits (UTF-8 bytes, `"abc"` → `"616263"`,
 //!   the SCADA drivers' `|HEX` convention), also inside arrays and objects, except the
-//!   timestamp and `TYPE`. A value's own `hex` encodes that value only.
+//!   timestamp and `TYPE` (numbers, booleans and buffers stay). A value's own `hex` encodes
+//!   that value only.
 //! * `property` — where the result goes (default `payload`); `output` — `object` (default)
 //!   or `string` (its JSON text).
 //! * `name`.
