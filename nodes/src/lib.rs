@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod function;
+mod hex;
 pub mod industrial;
 pub mod parsers;
 pub mod sequence;

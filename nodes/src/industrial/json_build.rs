@@ -38,7 +38,8 @@
 //! * `name`.
 //!
 //! Reads what the fields name; writes `msg.<property>`, the rest of the message passes on.
-//! `${VAR}` in any config text is replaced by the engine before build. A JSONPath without
+//! `${VAR}` is replaced in every config text, also inside a longer text (`plant-${SITE}`),
+//! except in JSONata expressions. A JSONPath without
 //! a match, a field that is undefined (a missing msg property or context key), an
 //! unparseable message time or inconsistent register blocks are errors for that message
 //! (Catch nodes get them) and nothing is sent. Bad JSONPaths, JSONata, strftime patterns or
@@ -111,6 +112,39 @@ struct Modb {
     fc: Source,
 }
 
+/// The config with `${VAR}` replaced inside every text, not only in texts that are one whole
+/// reference (which the engine already replaced, as Node-RED does): a key `plant-${SITE}`
+/// or a device `${SITE}-${LINE}` is what gateway configurations are made of. JSONata
+/// expressions are left alone: `$` is theirs.
+fn with_env_references(
+    config: &serde_json::Map<String, Json>,
+    env: &ferrite_runtime::env::Env,
+) -> serde_json::Map<String, Json> {
+    fn walk(value: &mut Json, env: &ferrite_runtime::env::Env) {
+        match value {
+            Json::String(s) if s.contains("${") => *s = env.interpolate(s),
+            Json::Array(items) => items.iter_mut().for_each(|v| walk(v, env)),
+            Json::Object(map) => walk_map(map, env),
+            _ => {}
+        }
+    }
+    fn walk_map(map: &mut serde_json::Map<String, Json>, env: &ferrite_runtime::env::Env) {
+        let expressions: Vec<String> = map
+            .iter()
+            .filter(|(_, t)| t.as_str() == Some("jsonata"))
+            .filter_map(|(k, _)| k.strip_suffix("Type").map(str::to_owned))
+            .collect();
+        for (key, value) in map.iter_mut() {
+            if !expressions.iter().any(|e| e == key) {
+                walk(value, env);
+            }
+        }
+    }
+    let mut config = config.clone();
+    walk_map(&mut config, env);
+    config
+}
+
 /// Reads config text (a `${VAR}` may have become a number), `default` when missing.
 fn text(config: &serde_json::Map<String, Json>, key: &str, default: &str) -> String {
     config
@@ -119,7 +153,7 @@ fn text(config: &serde_json::Map<String, Json>, key: &str, default: &str) -> Str
 }
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
-    let config = cx.raw();
+    let config = &with_env_references(cx.raw(), cx.env());
     let eval = Eval {
         msg: None,
         env: cx.env(),
@@ -288,14 +322,7 @@ fn claim(field: &str, key: &str, set: &mut HashSet<String>) -> Result<(), Config
 /// The SCADA drivers' `|HEX`: each string becomes the hex digits of its UTF-8 bytes.
 fn hex_strings(value: Value) -> Value {
     match value {
-        Value::String(s) => {
-            use std::fmt::Write as _;
-            let mut out = String::with_capacity(s.len() * 2);
-            for b in s.bytes() {
-                let _ = write!(out, "{b:02x}");
-            }
-            Value::String(out)
-        }
+        Value::String(s) => Value::String(crate::hex::encode(s.as_bytes())),
         Value::Array(items) => Value::Array(items.into_iter().map(hex_strings).collect()),
         Value::Object(map) => {
             Value::Object(map.into_iter().map(|(k, v)| (k, hex_strings(v))).collect())

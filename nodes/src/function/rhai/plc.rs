@@ -14,6 +14,8 @@
 use chrono::{SecondsFormat, Utc};
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString};
 
+use crate::hex;
+
 /// A `to_be` for `register_encode` that refuses values the int type cannot hold.
 macro_rules! int_to_be {
     ($t:ty) => {
@@ -32,15 +34,15 @@ const DEFAULT_ORDER: &str = "ABCD";
 /// Registers the helpers on the shared engine.
 pub(super) fn register(engine: &mut Engine) {
     engine
-        .register_fn("hex_encode", |s: ImmutableString| hex(s.as_bytes()))
-        .register_fn("hex_encode", |b: Blob| hex(&b))
+        .register_fn("hex_encode", |s: ImmutableString| hex::encode(s.as_bytes()))
+        .register_fn("hex_encode", |b: Blob| hex::encode(&b))
         .register_fn("hex_encode", |a: Array| -> Res<String> {
             let bytes = a
                 .iter()
                 .enumerate()
                 .map(|(i, v)| int_element("hex_encode", "byte", i, v, 0xFF).map(|b| b as u8))
                 .collect::<Res<Vec<u8>>>()?;
-            Ok(hex(&bytes))
+            Ok(hex::encode(&bytes))
         })
         .register_fn("hex_decode", |s: ImmutableString| hex_decode(&s))
         .register_fn("from_registers", |a: Array| {
@@ -83,10 +85,6 @@ pub(super) fn register(engine: &mut Engine) {
 
 fn fail<T>(func: &str, why: impl std::fmt::Display) -> Res<T> {
     Err(format!("{func}: {why}").into())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hex_decode(s: &str) -> Res<Blob> {

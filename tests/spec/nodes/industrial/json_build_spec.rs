@@ -17,7 +17,7 @@ const QUIET: Duration = Duration::from_millis(50);
 const T0_MS: i64 = 1_795_370_400_000;
 const IMEI: &str = "356938035643809";
 
-/// A tab whose env has `IMEI`, a global-config env with `SITE`, the json-build node `jb`
+/// A tab whose env has `IMEI`, `VK`, `LINE`, a global-config env with `SITE`, the json-build node `jb`
 /// with `config` wired to helper `h`, and a catch node for `jb` wired to helper `caught`.
 fn flow_of(config: Json) -> Json {
     let mut node = json!({"id": "jb", "type": "json-build", "z": "t1", "wires": [["h"]]});
@@ -28,7 +28,8 @@ fn flow_of(config: Json) -> Json {
         {"id": "gc", "type": "global-config", "env": [{"name": "SITE", "value": "plant-7", "type": "str"}]},
         {"id": "t1", "type": "tab", "env": [
             {"name": "IMEI", "value": IMEI, "type": "str"},
-            {"name": "VK", "value": "readings", "type": "str"}
+            {"name": "VK", "value": "readings", "type": "str"},
+            {"name": "LINE", "value": "3", "type": "str"}
         ]},
         node,
         {"id": "c", "z": "t1", "type": "catch", "scope": ["jb"], "wires": [["caught"]]},
@@ -251,14 +252,16 @@ async fn keys_are_configurable_and_empty_keys_omit_fields() {
 #[tokio::test]
 async fn env_references_work_in_text_fields() {
     let out = run(
-        json!({"tsFormat": "none", "device": "${IMEI}", "location": "${SITE}", "valuesKey": "${VK}",
-               "values": [{"key": "${SITE}", "value": "${IMEI}", "valueType": "str"}]}),
+        json!({"tsFormat": "none", "device": "${IMEI}", "location": "${SITE}/line-${LINE}", "valuesKey": "${VK}",
+               "values": [{"key": "${SITE}", "value": "${IMEI}", "valueType": "str"},
+                          {"key": "t-${LINE}", "value": "\"${LINE}\"", "valueType": "jsonata"}]}),
         json!({}),
     )
     .await;
+    // Inside a longer text too; a JSONata expression is left to JSONata.
     assert_eq!(
         out["payload"],
-        json!({"device": IMEI, "location": "plant-7", "readings": {"plant-7": IMEI}})
+        json!({"device": IMEI, "location": "plant-7/line-3", "readings": {"plant-7": IMEI, "t-3": "${LINE}"}})
     );
 }
 
