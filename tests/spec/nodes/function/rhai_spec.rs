@@ -353,305 +353,301 @@ async fn should_do_something_with_the_catch_node() {
     flow.unload().await;
 }
 
-/// should set node context
-#[tokio::test]
-async fn should_set_node_context() {
-    let mut flow = load(single(
-        json!({"func": "context.set(\"count\", \"0\"); msg"}),
-    ))
-    .await;
+/// A context value to seed: scope, key, value, store.
+type Seed<'a> = (&'a str, &'a str, Json, Option<&'a str>);
+
+/// Seeds context, runs `func` (with the two memory stores when `stores`) on one message and
+/// returns the payload `n2` gets.
+async fn payload_with_context(func: &str, stores: bool, seeds: &[Seed<'_>]) -> Json {
+    let config = single(json!({"func": func}));
+    let mut flow = if stores {
+        load_with_stores(config).await
+    } else {
+        load(config).await
+    };
+    for (scope, key, value, store) in seeds {
+        context_set(&flow, scope, key, value.clone(), *store);
+    }
     flow.receive("n1", json!({"payload": "foo", "topic": "bar"}))
         .await;
     let msg = next(&mut flow, "n2").await;
-    assert_eq!(msg["payload"], "foo");
-    assert_eq!(
-        context_get(&flow, N1_SCOPE, "count", None),
-        Some(json!("0"))
-    );
+    assert_eq!(msg["topic"], "bar");
     flow.unload().await;
+    msg["payload"].clone()
+}
+
+/// Runs `func` (with the two memory stores when `stores`) on one message, checks it passes,
+/// and returns what `scope.key` holds afterwards in each store of `read`.
+async fn context_after(
+    func: &str,
+    stores: bool,
+    scope: &str,
+    key: &str,
+    read: &[Option<&str>],
+) -> Vec<Option<Json>> {
+    let config = single(json!({"func": func}));
+    let mut flow = if stores {
+        load_with_stores(config).await
+    } else {
+        load(config).await
+    };
+    flow.receive("n1", json!({"payload": "foo", "topic": "bar"}))
+        .await;
+    assert_eq!(next(&mut flow, "n2").await["payload"], "foo");
+    let values = read
+        .iter()
+        .map(|store| context_get(&flow, scope, key, *store))
+        .collect();
+    flow.unload().await;
+    values
+}
+
+/// should set node context
+#[tokio::test]
+async fn should_set_node_context() {
+    let after = context_after(
+        "context.set(\"count\", \"0\"); msg",
+        false,
+        N1_SCOPE,
+        "count",
+        &[None],
+    )
+    .await;
+    assert_eq!(after, [Some(json!("0"))]);
 }
 
 /// should set persistable node context (w/o callback)
 #[tokio::test]
 async fn should_set_persistable_node_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "context.set(\"count\", \"0\", \"memory1\"); msg"
-    })))
+    let func = "context.set(\"count\", \"0\", \"memory1\"); msg";
+    let after = context_after(
+        func,
+        true,
+        N1_SCOPE,
+        "count",
+        &[Some("memory1"), Some("memory2")],
+    )
     .await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
-    assert_eq!(
-        context_get(&flow, N1_SCOPE, "count", Some("memory1")),
-        Some(json!("0"))
-    );
-    assert_eq!(context_get(&flow, N1_SCOPE, "count", Some("memory2")), None);
-    flow.unload().await;
+    assert_eq!(after, [Some(json!("0")), None]);
 }
 
 /// should set two persistable node context (w/o callback)
 #[tokio::test]
 async fn should_set_two_persistable_node_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "context.set(\"count\", \"0\", \"memory1\"); context.set(\"count\", \"1\", \"memory2\"); msg"
-    })))
+    let func = "context.set(\"count\", \"0\", \"memory1\"); context.set(\"count\", \"1\", \"memory2\"); msg";
+    let after = context_after(
+        func,
+        true,
+        N1_SCOPE,
+        "count",
+        &[Some("memory1"), Some("memory2")],
+    )
     .await;
-    flow.receive("n1", json!({"payload": "foo", "topic": "bar"}))
-        .await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "foo");
-    assert_eq!(
-        context_get(&flow, N1_SCOPE, "count", Some("memory1")),
-        Some(json!("0"))
-    );
-    assert_eq!(
-        context_get(&flow, N1_SCOPE, "count", Some("memory2")),
-        Some(json!("1"))
-    );
-    flow.unload().await;
+    assert_eq!(after, [Some(json!("0")), Some(json!("1"))]);
 }
 
 /// should set default persistable node context
 #[tokio::test]
 async fn should_set_default_persistable_node_context() {
-    let mut flow = load_with_stores(single(
-        json!({"func": "context.set(\"count\", \"0\"); msg"}),
-    ))
-    .await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
     // Without a `default` entry the first store listed is the default.
-    assert_eq!(
-        context_get(&flow, N1_SCOPE, "count", Some("memory1")),
-        Some(json!("0"))
-    );
-    flow.unload().await;
+    let after = context_after(
+        "context.set(\"count\", \"0\"); msg",
+        true,
+        N1_SCOPE,
+        "count",
+        &[Some("memory1")],
+    )
+    .await;
+    assert_eq!(after, [Some(json!("0"))]);
 }
 
 /// should get keys in default persistable node context
 #[tokio::test]
 async fn should_get_keys_in_default_persistable_node_context() {
-    let mut flow =
-        load_with_stores(single(json!({"func": "msg.payload = context.keys(); msg"}))).await;
-    context_set(&flow, N1_SCOPE, "count", json!("0"), Some("memory1"));
-    context_set(&flow, N1_SCOPE, "number", json!("1"), Some("memory2"));
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], json!(["count"]));
-    flow.unload().await;
+    let seeds = [
+        (N1_SCOPE, "count", json!("0"), Some("memory1")),
+        (N1_SCOPE, "number", json!("1"), Some("memory2")),
+    ];
+    let payload = payload_with_context("msg.payload = context.keys(); msg", true, &seeds).await;
+    assert_eq!(payload, json!(["count"]));
 }
 
 /// should get node context
 #[tokio::test]
 async fn should_get_node_context() {
-    let mut flow = load(single(
-        json!({"func": "msg.payload = context.get(\"count\"); msg"}),
-    ))
-    .await;
-    context_set(&flow, N1_SCOPE, "count", json!("0"), None);
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "0");
-    flow.unload().await;
+    let seeds = [(N1_SCOPE, "count", json!("0"), None)];
+    let payload =
+        payload_with_context("msg.payload = context.get(\"count\"); msg", false, &seeds).await;
+    assert_eq!(payload, "0");
 }
 
 /// should get persistable node context (w/o callback)
 #[tokio::test]
 async fn should_get_persistable_node_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "msg.payload = context.get(\"count\", \"memory1\"); msg"
-    })))
-    .await;
-    context_set(&flow, N1_SCOPE, "count", json!("1"), Some("memory1"));
-    context_set(&flow, N1_SCOPE, "count", json!("2"), Some("memory2"));
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "1");
-    flow.unload().await;
+    let seeds = [
+        (N1_SCOPE, "count", json!("1"), Some("memory1")),
+        (N1_SCOPE, "count", json!("2"), Some("memory2")),
+    ];
+    let func = "msg.payload = context.get(\"count\", \"memory1\"); msg";
+    assert_eq!(payload_with_context(func, true, &seeds).await, "1");
 }
 
 /// should get keys in node context
 #[tokio::test]
 async fn should_get_keys_in_node_context() {
-    let mut flow = load(single(json!({"func": "msg.payload = context.keys(); msg"}))).await;
-    context_set(&flow, N1_SCOPE, "count", json!("0"), None);
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], json!(["count"]));
-    flow.unload().await;
+    let seeds = [(N1_SCOPE, "count", json!("0"), None)];
+    let payload = payload_with_context("msg.payload = context.keys(); msg", false, &seeds).await;
+    assert_eq!(payload, json!(["count"]));
 }
 
 /// should get keys in persistable node context (w/o callback)
 #[tokio::test]
 async fn should_get_keys_in_persistable_node_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "msg.payload = context.keys(\"memory1\"); msg"
-    })))
-    .await;
-    context_set(&flow, N1_SCOPE, "count", json!("0"), Some("memory1"));
-    context_set(&flow, N1_SCOPE, "number", json!(1), Some("memory2"));
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], json!(["count"]));
-    flow.unload().await;
+    let seeds = [
+        (N1_SCOPE, "count", json!("0"), Some("memory1")),
+        (N1_SCOPE, "number", json!(1), Some("memory2")),
+    ];
+    let payload =
+        payload_with_context("msg.payload = context.keys(\"memory1\"); msg", true, &seeds).await;
+    assert_eq!(payload, json!(["count"]));
 }
 
 /// should set flow context
 #[tokio::test]
 async fn should_set_flow_context() {
-    let mut flow = load(single(json!({"func": "flow.set(\"count\", \"0\"); msg"}))).await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
-    assert_eq!(context_get(&flow, TAB, "count", None), Some(json!("0")));
-    flow.unload().await;
+    let after = context_after(
+        "flow.set(\"count\", \"0\"); msg",
+        false,
+        TAB,
+        "count",
+        &[None],
+    )
+    .await;
+    assert_eq!(after, [Some(json!("0"))]);
 }
 
 /// should set persistable flow context (w/o callback)
 #[tokio::test]
 async fn should_set_persistable_flow_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "flow.set(\"count\", \"0\", \"memory1\"); msg"
-    })))
+    let func = "flow.set(\"count\", \"0\", \"memory1\"); msg";
+    let after = context_after(
+        func,
+        true,
+        TAB,
+        "count",
+        &[Some("memory1"), Some("memory2")],
+    )
     .await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
-    assert_eq!(
-        context_get(&flow, TAB, "count", Some("memory1")),
-        Some(json!("0"))
-    );
-    flow.unload().await;
+    assert_eq!(after, [Some(json!("0")), None]);
 }
 
 /// should set two persistable flow context (w/o callback)
 #[tokio::test]
 async fn should_set_two_persistable_flow_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "flow.set(\"count\", \"0\", \"memory1\"); flow.set(\"count\", \"1\", \"memory2\"); msg"
-    })))
+    let func =
+        "flow.set(\"count\", \"0\", \"memory1\"); flow.set(\"count\", \"1\", \"memory2\"); msg";
+    let after = context_after(
+        func,
+        true,
+        TAB,
+        "count",
+        &[Some("memory1"), Some("memory2")],
+    )
     .await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
-    assert_eq!(
-        context_get(&flow, TAB, "count", Some("memory1")),
-        Some(json!("0"))
-    );
-    assert_eq!(
-        context_get(&flow, TAB, "count", Some("memory2")),
-        Some(json!("1"))
-    );
-    flow.unload().await;
+    assert_eq!(after, [Some(json!("0")), Some(json!("1"))]);
 }
 
 /// should get persistable flow context (w/o callback)
 #[tokio::test]
 async fn should_get_persistable_flow_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "msg.payload = flow.get(\"count\", \"memory1\"); msg"
-    })))
-    .await;
-    context_set(&flow, TAB, "count", json!("1"), Some("memory1"));
-    context_set(&flow, TAB, "count", json!("2"), Some("memory2"));
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "1");
-    flow.unload().await;
+    let seeds = [
+        (TAB, "count", json!("1"), Some("memory1")),
+        (TAB, "count", json!("2"), Some("memory2")),
+    ];
+    let func = "msg.payload = flow.get(\"count\", \"memory1\"); msg";
+    assert_eq!(payload_with_context(func, true, &seeds).await, "1");
 }
 
 /// should get keys in persistable flow context (w/o callback)
 #[tokio::test]
 async fn should_get_keys_in_persistable_flow_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "msg.payload = flow.keys(\"memory1\"); msg"
-    })))
-    .await;
-    context_set(&flow, TAB, "count", json!("0"), Some("memory1"));
-    context_set(&flow, TAB, "number", json!(1), Some("memory2"));
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], json!(["count"]));
-    flow.unload().await;
+    let seeds = [
+        (TAB, "count", json!("0"), Some("memory1")),
+        (TAB, "number", json!(1), Some("memory2")),
+    ];
+    let payload =
+        payload_with_context("msg.payload = flow.keys(\"memory1\"); msg", true, &seeds).await;
+    assert_eq!(payload, json!(["count"]));
 }
 
 /// should get flow context
+/// should get flow context (the title occurs twice; the second reads `context.flow`)
 #[tokio::test]
 async fn should_get_flow_context() {
-    let mut flow = load(single(
-        json!({"func": "msg.payload = flow.get(\"count\"); msg"}),
-    ))
-    .await;
-    context_set(&flow, TAB, "count", json!("0"), None);
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "0");
-    flow.unload().await;
-}
-
-/// should get flow context (`context.flow`)
-#[tokio::test]
-async fn should_get_flow_context_through_context_flow() {
-    let mut flow = load(single(json!({
-        "func": "msg.payload = context.flow.get(\"count\"); msg"
-    })))
-    .await;
-    context_set(&flow, TAB, "count", json!("0"), None);
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "0");
-    flow.unload().await;
+    let seeds = [(TAB, "count", json!("0"), None)];
+    let func = "msg.payload = [flow.get(\"count\"), context.flow.get(\"count\")]; msg";
+    assert_eq!(
+        payload_with_context(func, false, &seeds).await,
+        json!(["0", "0"])
+    );
 }
 
 /// should get keys in flow context
 #[tokio::test]
 async fn should_get_keys_in_flow_context() {
-    let mut flow = load(single(json!({"func": "msg.payload = flow.keys(); msg"}))).await;
-    context_set(&flow, TAB, "count", json!("0"), None);
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], json!(["count"]));
-    flow.unload().await;
+    let seeds = [(TAB, "count", json!("0"), None)];
+    let payload = payload_with_context("msg.payload = flow.keys(); msg", false, &seeds).await;
+    assert_eq!(payload, json!(["count"]));
 }
 
 /// should set global context
 #[tokio::test]
 async fn should_set_global_context() {
-    let mut flow = load(single(json!({"func": "global.set(\"count\", \"0\"); msg"}))).await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
-    assert_eq!(
-        context_get(&flow, "global", "count", None),
-        Some(json!("0"))
-    );
-    flow.unload().await;
+    let after = context_after(
+        "global.set(\"count\", \"0\"); msg",
+        false,
+        "global",
+        "count",
+        &[None],
+    )
+    .await;
+    assert_eq!(after, [Some(json!("0"))]);
 }
 
 /// should set persistable global context (w/o callback)
 #[tokio::test]
 async fn should_set_persistable_global_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "global.set(\"count\", \"0\", \"memory1\"); msg"
-    })))
+    let func = "global.set(\"count\", \"0\", \"memory1\"); msg";
+    let after = context_after(
+        func,
+        true,
+        "global",
+        "count",
+        &[Some("memory1"), Some("memory2")],
+    )
     .await;
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    next(&mut flow, "n2").await;
-    assert_eq!(
-        context_get(&flow, "global", "count", Some("memory1")),
-        Some(json!("0"))
-    );
-    flow.unload().await;
+    assert_eq!(after, [Some(json!("0")), None]);
 }
 
-/// should get global context (`context.global`)
+/// should get global context
+/// should get global context (the title occurs twice; the second reads `context.global`)
 #[tokio::test]
 async fn should_get_global_context() {
-    let mut flow = load(single(json!({
-        "func": "msg.payload = [global.get(\"count\"), context.global.get(\"count\")]; msg"
-    })))
-    .await;
-    context_set(&flow, "global", "count", json!("0"), None);
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], json!(["0", "0"]));
-    flow.unload().await;
+    let seeds = [("global", "count", json!("0"), None)];
+    let func = "msg.payload = [global.get(\"count\"), context.global.get(\"count\")]; msg";
+    assert_eq!(
+        payload_with_context(func, false, &seeds).await,
+        json!(["0", "0"])
+    );
 }
 
 /// should get persistable global context (w/o callback)
+/// should get persistable global context (w/o callback) (the title occurs twice)
 #[tokio::test]
 async fn should_get_persistable_global_context() {
-    let mut flow = load_with_stores(single(json!({
-        "func": "msg.payload = global.get(\"count\", \"memory1\"); msg"
-    })))
-    .await;
-    context_set(&flow, "global", "count", json!("1"), Some("memory1"));
-    flow.receive("n1", json!({"payload": "foo"})).await;
-    assert_eq!(next(&mut flow, "n2").await["payload"], "1");
-    flow.unload().await;
+    let seeds = [("global", "count", json!("1"), Some("memory1"))];
+    let func = "msg.payload = global.get(\"count\", \"memory1\"); msg";
+    assert_eq!(payload_with_context(func, true, &seeds).await, "1");
 }
 
 /// An invalid context key is an error Catch nodes receive.
