@@ -51,18 +51,24 @@ pub const DEF: NodeDef = NodeDef {
 /// worker thread may spend without starving other nodes.
 pub const DEFAULT_MAX_OPERATIONS: u64 = 1_000_000;
 
-struct RhaiNode {
-    body: Option<AST>,
-    initialize: Option<AST>,
-    finalize: Option<AST>,
+/// What every run of the node's scripts shares.
+struct Runner {
     budget: Budget,
-    /// The body calls `node.done()`: completion waits for that call, as in Node-RED.
-    calls_done: bool,
     /// Runs may take long enough to hand the worker's other tasks to another thread first.
     blocking: bool,
     /// `node`, `context`, `flow`, `global`, `env`; `msg` is pushed after them for each run.
     scope: Scope<'static>,
+    /// The node is being stopped: a running script ends at once.
     stopping: Arc<AtomicBool>,
+}
+
+struct RhaiNode {
+    body: Option<AST>,
+    initialize: Option<AST>,
+    finalize: Option<AST>,
+    runner: Runner,
+    /// The body calls `node.done()`: completion waits for that call, as in Node-RED.
+    calls_done: bool,
     /// Why `initialize` failed: every message is then an error (Node-RED drops them).
     init_error: Option<String>,
     /// The script set a status: cleared when the node closes, as in Node-RED.
@@ -106,14 +112,16 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         body,
         initialize,
         finalize,
-        budget: Budget {
-            max_operations,
-            timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
+        runner: Runner {
+            budget: Budget {
+                max_operations,
+                timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
+            },
+            blocking: max_operations > DEFAULT_MAX_OPERATIONS,
+            scope: Scope::new(),
+            stopping: Arc::default(),
         },
         calls_done: mentions_done(source),
-        blocking: max_operations > DEFAULT_MAX_OPERATIONS,
-        scope: Scope::new(),
-        stopping: Arc::default(),
         init_error: None,
         status_used: false,
     }))
@@ -136,19 +144,21 @@ enum Phase<'m> {
     Finalize,
 }
 
-impl RhaiNode {
-    /// Runs one script with the node's objects and, for a message, `msg` in scope.
+impl Runner {
+    /// Runs one script with the node's objects and, for a message, `msg` in scope. A
+    /// `finalize` run ignores the stop request it is part of.
     fn run(
         &mut self,
         ast: &AST,
         msg: Option<&Msg>,
-        stopping: &Arc<AtomicBool>,
+        honour_stop: bool,
     ) -> (Result<Dynamic, ScriptError>, Vec<Effect>) {
         let base = self.scope.len().min(BASE_SCOPE_LEN);
         self.scope.rewind(base);
         if let Some(msg) = msg {
             self.scope.push("msg", bridge::to_dynamic(msg.as_value()));
         }
+        let stopping = honour_stop.then_some(&self.stopping);
         let (scope, budget) = (&mut self.scope, &self.budget);
         let mut run = || bridge::run(ast, scope, budget, stopping);
         let multi_thread =
@@ -159,7 +169,9 @@ impl RhaiNode {
             run()
         }
     }
+}
 
+impl RhaiNode {
     /// Carries out what a script asked of the node, in order.
     async fn apply(&mut self, effects: Vec<Effect>, phase: Phase<'_>, cx: &mut NodeCtx) {
         for effect in effects {
@@ -263,12 +275,12 @@ async fn send_results(value: Dynamic, phase: Phase<'_>, cx: &mut NodeCtx) {
 #[async_trait]
 impl Node for RhaiNode {
     async fn on_start(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        self.stopping = Arc::clone(cx.stopping());
+        self.runner.stopping = Arc::clone(cx.stopping());
         let context = |scope| ContextApi {
             context: cx.context().clone(),
             scope,
         };
-        self.scope.push(
+        self.runner.scope.push(
             "node",
             NodeApi {
                 id: cx.id().into(),
@@ -276,18 +288,16 @@ impl Node for RhaiNode {
                 output_count: i64::try_from(cx.output_count()).unwrap_or(0),
             },
         );
-        self.scope.push("context", context(ContextScope::Node));
-        self.scope.push("flow", context(ContextScope::Flow));
-        self.scope.push("global", context(ContextScope::Global));
-        self.scope.push("env", EnvApi(cx.env().clone()));
-        debug_assert_eq!(self.scope.len(), BASE_SCOPE_LEN);
+        self.runner.scope.push("context", context(ContextScope::Node));
+        self.runner.scope.push("flow", context(ContextScope::Flow));
+        self.runner.scope.push("global", context(ContextScope::Global));
+        self.runner.scope.push("env", EnvApi(cx.env().clone()));
+        debug_assert_eq!(self.runner.scope.len(), BASE_SCOPE_LEN);
 
-        let Some(ast) = self.initialize.take() else {
+        let Some(ast) = &self.initialize else {
             return Ok(());
         };
-        let stopping = Arc::clone(&self.stopping);
-        let (result, effects) = self.run(&ast, None, &stopping);
-        self.initialize = Some(ast);
+        let (result, effects) = self.runner.run(ast, None, true);
         self.apply(effects, Phase::Initialize, cx).await;
         if let Err(e) = result {
             let text = format!("initialize: {e}");
@@ -302,12 +312,10 @@ impl Node for RhaiNode {
         if let Some(reason) = &self.init_error {
             return Err(NodeError::new(reason.clone()).for_msg(msg));
         }
-        let Some(ast) = self.body.take() else {
+        let Some(ast) = &self.body else {
             return Ok(());
         };
-        let stopping = Arc::clone(&self.stopping);
-        let (result, effects) = self.run(&ast, Some(&msg), &stopping);
-        self.body = Some(ast);
+        let (result, effects) = self.runner.run(ast, Some(&msg), true);
         if self.calls_done {
             cx.defer_done();
         }
@@ -327,6 +335,7 @@ impl Node for RhaiNode {
             Err(e) => {
                 // Catch nodes get the message as the script left it, as in Node-RED.
                 let current = self
+                    .runner
                     .scope
                     .get_value::<Dynamic>("msg")
                     .map(|m| bridge::to_value_like(m, Some(msg.as_value())));
@@ -340,9 +349,9 @@ impl Node for RhaiNode {
     }
 
     async fn on_close(&mut self, _removed: bool, cx: &mut NodeCtx) {
-        if let Some(ast) = self.finalize.take() {
+        if let Some(ast) = &self.finalize {
             // The node is stopping on purpose: `finalize` gets its own budget in full.
-            let (result, effects) = self.run(&ast, None, &Arc::default());
+            let (result, effects) = self.runner.run(ast, None, false);
             self.apply(effects, Phase::Finalize, cx).await;
             if let Err(e) = result {
                 cx.report_error(NodeError::new(format!("finalize: {e}")))

@@ -8,7 +8,7 @@
 //! the script returns. The engine is shared by every node on every thread, so nothing
 //! per-node can live in it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -78,14 +78,16 @@ pub(super) struct Budget {
 
 /// The call running on this thread.
 struct Call {
-    max_operations: u64,
     deadline: Option<Instant>,
-    stopping: Arc<AtomicBool>,
+    stopping: Option<Arc<AtomicBool>>,
     effects: Vec<Effect>,
 }
 
 thread_local! {
     static CALL: RefCell<Option<Call>> = const { RefCell::new(None) };
+    /// The running call's operation limit, apart from [`CALL`] so that the check made at
+    /// every operation is one read.
+    static MAX_OPERATIONS: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
 /// How often (in operations) the clock and the stop flag are read: often enough to stop
@@ -98,15 +100,19 @@ const TIMEOUT: &str = "timeout";
 const STOPPING: &str = "stopping";
 
 fn progress(operations: u64) -> Option<Dynamic> {
+    if operations > MAX_OPERATIONS.get() {
+        return Some(OPERATIONS.into());
+    }
+    if !operations.is_multiple_of(CHECK_EVERY) {
+        return None;
+    }
     CALL.with_borrow(|call| {
         let call = call.as_ref()?;
-        if operations > call.max_operations {
-            return Some(OPERATIONS.into());
-        }
-        if !operations.is_multiple_of(CHECK_EVERY) {
-            return None;
-        }
-        if call.stopping.load(Ordering::Relaxed) {
+        if call
+            .stopping
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             return Some(STOPPING.into());
         }
         match call.deadline {
@@ -194,21 +200,23 @@ pub(super) fn compile(source: &str) -> Result<Option<AST>, ScriptError> {
         .map_err(ScriptError::syntax)
 }
 
-/// Runs `ast` in `scope` within `budget`; returns its result and what it asked of the node.
+/// Runs `ast` in `scope` within `budget`, ending early once `stopping` is set; returns its
+/// result and what it asked of the node.
 pub(super) fn run(
     ast: &AST,
     scope: &mut Scope<'static>,
     budget: &Budget,
-    stopping: &Arc<AtomicBool>,
+    stopping: Option<&Arc<AtomicBool>>,
 ) -> (Result<Dynamic, ScriptError>, Vec<Effect>) {
     let call = Call {
-        max_operations: budget.max_operations,
         deadline: budget.timeout.map(|t| Instant::now() + t),
-        stopping: Arc::clone(stopping),
+        stopping: stopping.cloned(),
         effects: Vec::new(),
     };
     let outer = CALL.replace(Some(call));
+    let outer_limit = MAX_OPERATIONS.replace(budget.max_operations);
     let result = ENGINE.eval_ast_with_scope::<Dynamic>(scope, ast);
+    MAX_OPERATIONS.set(outer_limit);
     let effects = CALL
         .replace(outer)
         .map(|call| call.effects)
@@ -385,11 +393,15 @@ pub(super) fn to_dynamic(value: &Value) -> Dynamic {
         Value::String(s) => Dynamic::from(ImmutableString::from(s.as_str())),
         Value::Bytes(b) => Dynamic::from_blob(b.to_vec()),
         Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
-        Value::Object(map) => Dynamic::from_map(
-            map.iter()
-                .map(|(k, v)| (k.as_str().into(), to_dynamic(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            // Inserting one by one: collecting sorts through a temporary vector first,
+            // which costs more for the few keys messages have.
+            let mut out = rhai::Map::new();
+            for (k, v) in map {
+                out.insert(k.as_str().into(), to_dynamic(v));
+            }
+            Dynamic::from_map(out)
+        }
     }
 }
 
@@ -467,22 +479,27 @@ fn merge_into(target: &mut Value, value: Dynamic) {
 
 /// [`merge_into`] for objects; `keep` names a key left as it is.
 fn merge_map(old: &mut Map, mut map: rhai::Map, keep: Option<&str>) {
+    let mut matched = 0;
     old.retain(|key, value| {
+        let new = map.get_mut(key.as_str());
+        matched += usize::from(new.is_some());
         if keep == Some(key.as_str()) {
-            map.remove(key.as_str());
             return true;
         }
-        match map.remove(key.as_str()) {
+        match new {
             Some(new) => {
-                merge_into(value, new);
+                merge_into(value, std::mem::take(new));
                 true
             }
             None => false,
         }
     });
-    old.reserve(map.len());
-    for (key, value) in map {
-        old.insert(key.into(), to_value(value));
+    if matched < map.len() {
+        for (key, value) in map {
+            if !old.contains_key(key.as_str()) {
+                old.insert(key.into(), to_value(value));
+            }
+        }
     }
 }
 
