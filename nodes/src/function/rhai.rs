@@ -161,9 +161,11 @@ impl Runner {
         let stopping = honour_stop.then_some(&self.stopping);
         let (scope, budget) = (&mut self.scope, &self.budget);
         let mut run = || bridge::run(ast, scope, budget, stopping);
-        let multi_thread =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-        if self.blocking && multi_thread {
+        // block_in_place exists only on a multi-thread runtime.
+        let multi_thread = || {
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+        };
+        if self.blocking && multi_thread() {
             tokio::task::block_in_place(run)
         } else {
             run()
@@ -288,9 +290,13 @@ impl Node for RhaiNode {
                 output_count: i64::try_from(cx.output_count()).unwrap_or(0),
             },
         );
-        self.runner.scope.push("context", context(ContextScope::Node));
+        self.runner
+            .scope
+            .push("context", context(ContextScope::Node));
         self.runner.scope.push("flow", context(ContextScope::Flow));
-        self.runner.scope.push("global", context(ContextScope::Global));
+        self.runner
+            .scope
+            .push("global", context(ContextScope::Global));
         self.runner.scope.push("env", EnvApi(cx.env().clone()));
         debug_assert_eq!(self.runner.scope.len(), BASE_SCOPE_LEN);
 
