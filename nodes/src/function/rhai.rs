@@ -153,10 +153,24 @@ impl Runner {
         msg: Option<&Msg>,
         honour_stop: bool,
     ) -> (Result<Dynamic, ScriptError>, Vec<Effect>) {
-        let base = self.scope.len().min(BASE_SCOPE_LEN);
-        self.scope.rewind(base);
-        if let Some(msg) = msg {
-            self.scope.push("msg", bridge::to_dynamic(msg.as_value()));
+        // The previous run's `msg` stays in scope, to be updated to the next message.
+        match msg {
+            Some(msg) => {
+                self.scope.rewind(self.scope.len().min(BASE_SCOPE_LEN + 1));
+                let kept = (self.scope.len() > BASE_SCOPE_LEN)
+                    .then(|| self.scope.get_mut("msg"))
+                    .flatten();
+                match kept {
+                    Some(slot) => bridge::assign_dynamic(slot, msg.as_value()),
+                    None => {
+                        self.scope.rewind(BASE_SCOPE_LEN);
+                        self.scope.push("msg", bridge::to_dynamic(msg.as_value()));
+                    }
+                }
+            }
+            None => {
+                self.scope.rewind(self.scope.len().min(BASE_SCOPE_LEN));
+            }
         }
         let stopping = honour_stop.then_some(&self.stopping);
         let (scope, budget) = (&mut self.scope, &self.budget);

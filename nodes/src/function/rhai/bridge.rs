@@ -405,6 +405,54 @@ pub(super) fn to_dynamic(value: &Value) -> Dynamic {
     }
 }
 
+/// Makes the script value `target` equal to `value`, reusing what it holds: the `msg` of
+/// the previous run has the same keys as the next message nearly always, so its map nodes,
+/// keys and short strings are updated rather than allocated anew.
+pub(super) fn assign_dynamic(target: &mut Dynamic, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            if let Ok(mut old) = target.as_map_mut() {
+                for (key, v) in map {
+                    match old.get_mut(key.as_str()) {
+                        Some(slot) => assign_dynamic(slot, v),
+                        None => {
+                            old.insert(key.as_str().into(), to_dynamic(v));
+                        }
+                    }
+                }
+                // Every key of `map` is in `old` now: more keys mean stale ones.
+                if old.len() > map.len() {
+                    old.retain(|key, _| map.contains_key(key.as_str()));
+                }
+                return;
+            }
+        }
+        Value::Array(items) => {
+            if let Ok(mut old) = target.as_array_mut() {
+                old.truncate(items.len());
+                for (slot, v) in old.iter_mut().zip(items) {
+                    assign_dynamic(slot, v);
+                }
+                let have = old.len();
+                old.extend(items[have..].iter().map(to_dynamic));
+                return;
+            }
+        }
+        Value::String(text) => {
+            if let Some(mut old) = target.write_lock::<ImmutableString>() {
+                if old.as_str() != text.as_str() {
+                    let owned = old.make_mut();
+                    owned.clear();
+                    owned.push_str(text);
+                }
+                return;
+            }
+        }
+        _ => {}
+    }
+    *target = to_dynamic(value);
+}
+
 /// A script's value as a message value.
 pub(super) fn to_value(value: Dynamic) -> Value {
     let mut target = Value::Null;

@@ -1195,6 +1195,45 @@ async fn object_keys_keep_their_order() {
     flow.unload().await;
 }
 
+/// Each run sees exactly its own message: nothing of the message before remains, whatever
+/// its shape (the script's `msg` is reused between runs to save allocations).
+#[tokio::test]
+async fn each_run_sees_exactly_its_own_message() {
+    let mut flow = load(single(json!({"func": "msg.seen = msg.keys(); msg"}))).await;
+    let inputs = [
+        json!({"_msgid": "m1", "payload": {"a": 1, "b": "long text well over twenty-three bytes"}, "topic": "t"}),
+        json!({"_msgid": "m2", "payload": {"b": "short"}}),
+        json!({"_msgid": "m3", "payload": [1, {"x": 2}]}),
+        json!({"_msgid": "m4", "payload": [3]}),
+        json!({"_msgid": "m5", "payload": "text", "topic": "again"}),
+    ];
+    for input in &inputs {
+        flow.receive("n1", input.clone()).await;
+        let mut out = next(&mut flow, "n2").await;
+        let seen = out
+            .as_object_mut()
+            .and_then(|o| o.remove("seen"))
+            .unwrap_or_default();
+        assert_eq!(&out, input);
+        let mut keys: Vec<String> = seen
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        let mut expected: Vec<String> = input
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+    flow.unload().await;
+}
+
 /// Values cross into scripts and back unchanged: numbers, null, buffers, nested arrays.
 #[tokio::test]
 async fn values_cross_into_scripts_and_back() {
