@@ -2,6 +2,7 @@
 //! carrying the mocha title it ports in a `///` line.
 
 mod cli_spec;
+mod demo_spec;
 mod harness;
 
 mod nodes {
