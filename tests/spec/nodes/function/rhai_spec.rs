@@ -1017,6 +1017,21 @@ async fn a_syntax_error_is_a_deploy_issue_with_line_and_column_and_a_red_status(
     flow.unload().await;
 }
 
+/// Fixing the script and deploying again clears the red status.
+#[tokio::test]
+async fn a_fixed_script_loses_its_red_status_on_the_next_deploy() {
+    let mut flow = harness::load(single(json!({"func": "msg.payload = ;"}))).await;
+    assert_eq!(flow.runtime().events().retained("status/n1").len(), 1);
+    let report = flow
+        .deploy(single(json!({"func": "msg"})), ferrite_runtime::DeployKind::Full)
+        .await;
+    assert!(report.is_clean(), "{report}");
+    assert!(flow.runtime().events().retained("status/n1").is_empty());
+    flow.receive("n1", json!({"payload": 1})).await;
+    assert_eq!(next(&mut flow, "n2").await["payload"], 1);
+    flow.unload().await;
+}
+
 /// A syntax error in initialize or finalize is reported too.
 #[tokio::test]
 async fn syntax_errors_in_initialize_and_finalize_are_deploy_issues() {
