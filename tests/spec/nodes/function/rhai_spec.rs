@@ -1023,7 +1023,10 @@ async fn a_fixed_script_loses_its_red_status_on_the_next_deploy() {
     let mut flow = harness::load(single(json!({"func": "msg.payload = ;"}))).await;
     assert_eq!(flow.runtime().events().retained("status/n1").len(), 1);
     let report = flow
-        .deploy(single(json!({"func": "msg"})), ferrite_runtime::DeployKind::Full)
+        .deploy(
+            single(json!({"func": "msg"})),
+            ferrite_runtime::DeployKind::Full,
+        )
         .await;
     assert!(report.is_clean(), "{report}");
     assert!(flow.runtime().events().retained("status/n1").is_empty());
