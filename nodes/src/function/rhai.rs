@@ -89,12 +89,16 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         0.0 => cx.settings().function_timeout,
         t => t,
     };
-    if !timeout.is_finite() || timeout < 0.0 {
-        return Err(ConfigError::field(
-            "timeout",
-            "must be a number of seconds, 0 for none",
-        ));
-    }
+    let timeout = match Duration::try_from_secs_f64(timeout) {
+        Ok(t) if t.is_zero() => None,
+        Ok(t) => Some(t),
+        Err(_) => {
+            return Err(ConfigError::field(
+                "timeout",
+                "must be a number of seconds, 0 for none",
+            ));
+        }
+    };
     let max_operations = number("maxOperations");
     if !max_operations.is_finite() || max_operations < 0.0 {
         return Err(ConfigError::field(
@@ -115,7 +119,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         runner: Runner {
             budget: Budget {
                 max_operations,
-                timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
+                timeout,
             },
             blocking: max_operations > DEFAULT_MAX_OPERATIONS,
             scope: Scope::new(),

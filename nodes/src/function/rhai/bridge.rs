@@ -209,7 +209,8 @@ pub(super) fn run(
     stopping: Option<&Arc<AtomicBool>>,
 ) -> (Result<Dynamic, ScriptError>, Vec<Effect>) {
     let call = Call {
-        deadline: budget.timeout.map(|t| Instant::now() + t),
+        // A deadline beyond what the clock can count is no deadline.
+        deadline: budget.timeout.and_then(|t| Instant::now().checked_add(t)),
         stopping: stopping.cloned(),
         effects: Vec::new(),
     };

@@ -1051,11 +1051,19 @@ async fn syntax_errors_in_initialize_and_finalize_are_deploy_issues() {
     }
 }
 
-/// A bad timeout is a deploy issue naming the field.
+/// A timeout that is negative or beyond what a clock counts is a deploy issue naming the
+/// field; a long one (a year) is fine.
 #[tokio::test]
-async fn a_negative_timeout_is_a_deploy_issue() {
-    let flow = harness::load(single(json!({"func": "msg", "timeout": -1}))).await;
-    assert!(flow.report().issues[0].message.starts_with("timeout: "));
+async fn a_negative_or_unrepresentable_timeout_is_a_deploy_issue() {
+    for bad in [json!(-1), json!(1e300)] {
+        let flow = harness::load(single(json!({"func": "msg", "timeout": bad}))).await;
+        assert!(flow.report().issues[0].message.starts_with("timeout: "));
+        flow.unload().await;
+    }
+    // A year is representable; the run just has no practical deadline.
+    let mut flow = load(single(json!({"func": "msg", "timeout": 31_536_000}))).await;
+    flow.receive("n1", json!({"payload": 1})).await;
+    assert_eq!(next(&mut flow, "n2").await["payload"], 1);
     flow.unload().await;
 }
 
