@@ -254,9 +254,7 @@ impl NodeCtx {
     pub async fn status(&mut self, status: Status) {
         let topic = format!("status/{}", self.ident.id);
         if status.is_clear() {
-            if self.shared.events.forget(&topic) {
-                self.shared.events.publish(topic, json!({}), false);
-            }
+            self.shared.events.clear(topic);
         } else {
             let data = serde_json::to_value(&status).unwrap_or_default();
             self.shared.events.publish(topic, data, true);
@@ -403,6 +401,16 @@ impl NodeCtx {
     /// `node.log(text)`: logged at info level.
     pub fn log(&self, text: &str) {
         tracing::info!(node_id = %self.ident.id, node_type = %self.ident.type_name, "[{}:{}] {text}", self.ident.type_name, self.ident.label());
+    }
+
+    /// `node.debug(text)`: logged at debug level.
+    pub fn debug(&self, text: &str) {
+        tracing::debug!(node_id = %self.ident.id, node_type = %self.ident.type_name, "[{}:{}] {text}", self.ident.type_name, self.ident.label());
+    }
+
+    /// `node.trace(text)`: logged at trace level.
+    pub fn trace(&self, text: &str) {
+        tracing::trace!(node_id = %self.ident.id, node_type = %self.ident.type_name, "[{}:{}] {text}", self.ident.type_name, self.ident.label());
     }
 
     /// A warn (30) or error (20) log entry: to the log and to the debug sidebar.

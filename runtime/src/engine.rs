@@ -368,12 +368,7 @@ impl Runtime {
                 .collect();
             // A badge left by an earlier instance (or an earlier failed build) is stale.
             let status_topic = format!("status/{}", plan.id);
-            if self.inner.shared.events.forget(&status_topic) {
-                self.inner
-                    .shared
-                    .events
-                    .publish(status_topic.clone(), json!({}), false);
-            }
+            self.inner.shared.events.clear(status_topic.clone());
             match self.build_node(plan, &config_nodes) {
                 Ok(Built::Config(node)) => {
                     let origins = plan.origins.clone();

@@ -60,6 +60,14 @@ impl EventBus {
         self.retained_map().shift_remove(topic).is_some()
     }
 
+    /// Drops a retained topic and, when there was one, tells listeners with an empty
+    /// object (how the editor clears a status badge).
+    pub fn clear(&self, topic: String) {
+        if self.forget(&topic) {
+            self.publish(topic, serde_json::json!({}), false);
+        }
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommsMessage>> {
         self.tx.subscribe()
     }
@@ -227,5 +235,24 @@ mod tests {
         assert_eq!(bus.retained("status/#").len(), 1);
         assert!(bus.forget("status/n1"));
         assert!(bus.retained("#").is_empty());
+    }
+
+    #[test]
+    fn clearing_a_retained_topic_tells_listeners_once() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        bus.publish("status/n1", json!({"text": "ok"}), true);
+        bus.clear("status/n1".to_owned());
+        bus.clear("status/n1".to_owned());
+        assert!(bus.retained("#").is_empty());
+        assert_eq!(
+            rx.try_recv().map(|m| m.data.clone()).ok(),
+            Some(json!({"text": "ok"}))
+        );
+        assert_eq!(rx.try_recv().map(|m| m.data.clone()).ok(), Some(json!({})));
+        assert!(
+            rx.try_recv().is_err(),
+            "nothing was retained the second time"
+        );
     }
 }

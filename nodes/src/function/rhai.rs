@@ -209,12 +209,8 @@ impl RhaiNode {
                     }
                 }
                 Effect::Log(Level::Info, text) => cx.log(&text),
-                Effect::Log(Level::Debug, text) => {
-                    tracing::debug!(node_id = %cx.id(), node_type = %cx.type_name(), "[rhai:{}] {text}", cx.ident().label());
-                }
-                Effect::Log(Level::Trace, text) => {
-                    tracing::trace!(node_id = %cx.id(), node_type = %cx.type_name(), "[rhai:{}] {text}", cx.ident().label());
-                }
+                Effect::Log(Level::Debug, text) => cx.debug(&text),
+                Effect::Log(Level::Trace, text) => cx.trace(&text),
                 Effect::Warn(text) => cx.warn(&text),
                 Effect::Error(text, msg) => {
                     let mut error = NodeError::new(text);
