@@ -5,6 +5,7 @@ pub mod common;
 pub mod function;
 mod hex;
 pub mod industrial;
+pub mod network;
 pub mod parsers;
 pub mod sequence;
 
@@ -32,6 +33,8 @@ pub static ALL: &[NodeDef] = &[
     function::rbe::DEF,
     function::rhai::DEF,
     industrial::json_build::DEF,
+    network::tls_config::DEF,
+    network::aedes_broker::DEF,
     parsers::json::DEF,
     parsers::csv::DEF,
     sequence::split::DEF,

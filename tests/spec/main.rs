@@ -4,6 +4,7 @@
 mod cli_spec;
 mod demo_spec;
 mod harness;
+mod support;
 
 mod nodes {
     mod common {
@@ -27,6 +28,10 @@ mod nodes {
     }
     mod industrial {
         mod json_build_spec;
+    }
+    mod network {
+        mod aedes_broker_spec;
+        mod tls_config_spec;
     }
     mod parsers {
         mod csv_spec;

@@ -1,0 +1,6 @@
+//! Network nodes: MQTT (client config, in, out, the embedded broker) and TLS.
+
+pub mod aedes_broker;
+pub mod mqtt;
+pub mod tls;
+pub mod tls_config;

@@ -1,0 +1,6 @@
+//! MQTT: the `mqtt-broker` config node with its connection actor, `mqtt in`, `mqtt out`,
+//! and the embedded `aedes broker`'s server.
+
+pub mod codec;
+pub mod server;
+pub mod topic;

@@ -1,0 +1,1 @@
+//! The embedded MQTT broker behind `aedes broker` — stub.

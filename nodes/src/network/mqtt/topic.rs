@@ -1,0 +1,1 @@
+//! MQTT topic names and filters — stub, written by the codec work package.

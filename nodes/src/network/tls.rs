@@ -1,0 +1,1 @@
+//! TLS plumbing shared by MQTT client connections and the embedded broker — stub.
