@@ -17,6 +17,7 @@ use crate::msg::Msg;
 use crate::node::{ConfigError, ConfigNode, Event, NodeError, Status, TimerId};
 use crate::route::{Directory, NodeHandle, NodeIdent, Signal, Wiring};
 use crate::settings::Settings;
+use crate::store::Db;
 use crate::typed::{Eval, EvalError, TypedValue};
 use crate::value::{Map as ValueMap, Value};
 
@@ -27,6 +28,8 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// Distinguishes runtimes in one process (tests run many).
     pub runtime_id: u64,
+    /// `ferrite.db`, when the runtime has a user directory.
+    pub db: Option<Db>,
 }
 
 /// Reading a node's config at deploy.
@@ -87,6 +90,25 @@ impl BuildCtx<'_> {
         &self.shared.settings
     }
 
+    /// The node's credentials (Node-RED keeps them apart from the config; a deploy or a
+    /// flows file may carry them inline under `credentials`).
+    pub fn credentials(&self) -> Option<&Map<String, Json>> {
+        self.config.get("credentials").and_then(Json::as_object)
+    }
+
+    /// One credential as text (`""` when absent).
+    pub fn credential(&self, key: &str) -> &str {
+        self.credentials()
+            .and_then(|c| c.get(key))
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The database (`ferrite.db`), when the runtime has a user directory.
+    pub fn db(&self) -> Option<&Db> {
+        self.shared.db.as_ref()
+    }
+
     /// A unique number of the runtime building this node.
     pub fn runtime_id(&self) -> u64 {
         self.shared.runtime_id
@@ -117,6 +139,7 @@ pub struct NodeCtx {
     pub(crate) env: Env,
     pub(crate) context: NodeContext,
     pub(crate) signals: mpsc::UnboundedSender<Signal>,
+    feed: mpsc::Sender<Event>,
     stopping: Arc<AtomicBool>,
     timers: HashMap<TimerId, JoinHandle<()>>,
     next_timer: u64,
@@ -134,6 +157,7 @@ impl NodeCtx {
         env: Env,
         context: NodeContext,
         signals: mpsc::UnboundedSender<Signal>,
+        feed: mpsc::Sender<Event>,
         stopping: Arc<AtomicBool>,
     ) -> Self {
         Self {
@@ -143,6 +167,7 @@ impl NodeCtx {
             env,
             context,
             signals,
+            feed,
             stopping,
             timers: HashMap::new(),
             next_timer: 0,
@@ -503,6 +528,12 @@ impl NodeCtx {
         EventSender(self.signals.clone())
     }
 
+    /// A bounded way in for a source's events (MQTT messages, PLC readings): a producer
+    /// waits while the node's queue is full, so a burst pushes back instead of piling up.
+    pub fn feed(&self) -> Feed {
+        Feed(self.feed.clone())
+    }
+
     /// A running node by runtime id (link call targets, link returns).
     pub fn node(&self, id: &str) -> Option<&NodeHandle> {
         self.wiring.directory.get(id)
@@ -528,6 +559,29 @@ impl NodeCtx {
             Some(handle) => handle.signals.send(Signal::Event(event)).is_ok(),
             None => false,
         }
+    }
+}
+
+/// Hands events to a node with backpressure (see [`NodeCtx::feed`]).
+#[derive(Debug, Clone)]
+pub struct Feed(mpsc::Sender<Event>);
+
+impl Feed {
+    /// Waits for room; false once the node has stopped.
+    pub async fn send(&self, event: Event) -> bool {
+        self.0.send(event).await.is_ok()
+    }
+
+    /// Hands the event over if there is room right now; gives it back otherwise.
+    pub fn try_send(&self, event: Event) -> Result<(), Event> {
+        self.0.try_send(event).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(ev) | mpsc::error::TrySendError::Closed(ev) => ev,
+        })
+    }
+
+    /// False once the node has stopped.
+    pub fn is_open(&self) -> bool {
+        !self.0.is_closed()
     }
 }
 

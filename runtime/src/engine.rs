@@ -88,6 +88,8 @@ struct Fresh<'g> {
     node: Box<dyn Node>,
     inbox_rx: InboxRx,
     signal_rx: mpsc::UnboundedReceiver<Signal>,
+    feed: mpsc::Sender<crate::node::Event>,
+    feed_rx: mpsc::Receiver<crate::node::Event>,
     handle: NodeHandle,
 }
 
@@ -100,6 +102,7 @@ impl<'g> Fresh<'g> {
     ) -> Self {
         let (inbox, inbox_rx) = Inbox::channel(unbounded, settings.inbox_capacity());
         let (signals, signal_rx) = mpsc::unbounded_channel();
+        let (feed, feed_rx) = mpsc::channel(settings.inbox_capacity());
         Self {
             handle: NodeHandle {
                 ident: Arc::new(NodeIdent::from_plan(plan)),
@@ -112,6 +115,8 @@ impl<'g> Fresh<'g> {
             node,
             inbox_rx,
             signal_rx,
+            feed,
+            feed_rx,
         }
     }
 }
@@ -170,6 +175,7 @@ impl Runtime {
             events: Arc::new(EventBus::new()),
             settings: Arc::new(settings),
             runtime_id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
+            db: db.clone(),
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -444,9 +450,10 @@ impl Runtime {
                 env,
                 context,
                 f.handle.signals.clone(),
+                f.feed,
                 Arc::clone(&f.handle.stopping),
             );
-            let task = tokio::spawn(run_node(f.node, cx, f.inbox_rx, f.signal_rx));
+            let task = tokio::spawn(run_node(f.node, cx, f.inbox_rx, f.signal_rx, f.feed_rx));
             let origins = f.plan.origins.clone();
             state.running.insert(
                 f.plan.id.clone(),
@@ -611,6 +618,7 @@ async fn run_node(
     mut cx: NodeCtx,
     mut inbox: InboxRx,
     mut signals: mpsc::UnboundedReceiver<Signal>,
+    mut feed: mpsc::Receiver<crate::node::Event>,
 ) {
     let started = guarded(node.on_start(&mut cx)).await;
     settle(&mut cx, started).await;
@@ -623,6 +631,13 @@ async fn run_node(
                 Some(Signal::Rewire(wiring)) => cx.wiring = wiring,
                 Some(Signal::Stop { removed }) => break removed,
                 None => break false,
+            },
+            Some(event) = feed.recv() => {
+                handle_event(&mut *node, &mut cx, event).await;
+                for _ in 0..INPUT_BATCH {
+                    let Ok(event) = feed.try_recv() else { break };
+                    handle_event(&mut *node, &mut cx, event).await;
+                }
             },
             msg = inbox.recv(), if inbox_open => match msg {
                 Some(msg) => {

@@ -25,11 +25,11 @@ pub mod testing;
 pub mod typed;
 pub mod value;
 
-pub use ctx::{BuildCtx, EventSender, NodeCtx};
+pub use ctx::{BuildCtx, EventSender, Feed, NodeCtx};
 pub use engine::{Runtime, RuntimeError};
 pub use flows::diff::DeployKind;
 pub use flows::report::{DeployIssue, DeployReport};
-pub use msg::Msg;
+pub use msg::{Msg, Receipt};
 pub use node::{
     Build, ConfigError, ConfigNode, Event, Node, NodeDef, NodeError, Role, Status, TimerId,
 };

@@ -4,7 +4,14 @@
 //! wires is N pointer copies, and a node that changes a message it shares with another node
 //! copies it at that moment (`Arc::make_mut`). That gives Node-RED's rule "every wire sees its
 //! own copy" without cloning on every fan-out.
+//!
+//! A message may also carry a [`Receipt`]: a source that must not acknowledge its input
+//! before the flow has let go of it (an MQTT QoS 1 subscription) attaches one, and every copy
+//! shares it. When the last copy is dropped, or a node that takes over durability (mqtt out,
+//! a node that holds messages) releases it, the receipt's value is dropped and its `Drop`
+//! sends the acknowledgement.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,8 +22,37 @@ use crate::value::{Map, Value};
 pub const MSGID: &str = "_msgid";
 
 /// A flow message: an ordered object of properties, shared copy-on-write.
-#[derive(Clone, PartialEq)]
-pub struct Msg(Arc<Value>);
+#[derive(Clone)]
+pub struct Msg(Arc<Value>, Option<Receipt>);
+
+/// Something to drop once nobody holds the message any more (see the module doc).
+#[derive(Clone)]
+pub struct Receipt {
+    /// Held only for its `Drop`.
+    _on_release: Arc<dyn Any + Send + Sync>,
+}
+
+impl Receipt {
+    /// Wraps the value whose `Drop` acknowledges the message.
+    pub fn new(on_release: impl Any + Send + Sync) -> Self {
+        Self {
+            _on_release: Arc::new(on_release),
+        }
+    }
+}
+
+impl fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Receipt")
+    }
+}
+
+/// Messages are equal when their properties are; receipts are bookkeeping.
+impl PartialEq for Msg {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
 
 impl Default for Msg {
     fn default() -> Self {
@@ -33,7 +69,7 @@ impl fmt::Debug for Msg {
 impl Msg {
     /// An empty message without an id (one is assigned when it is first sent).
     pub fn new() -> Self {
-        Self(Arc::new(Value::Object(Map::new())))
+        Self(Arc::new(Value::Object(Map::new())), None)
     }
 
     /// A message with only a payload.
@@ -45,7 +81,7 @@ impl Msg {
 
     /// Wraps an object's properties as a message.
     pub fn from_map(map: Map) -> Self {
-        Self(Arc::new(Value::Object(map)))
+        Self(Arc::new(Value::Object(map)), None)
     }
 
     /// A message from any value: objects become the message, anything else is rejected
@@ -54,6 +90,30 @@ impl Msg {
         match value {
             Value::Object(map) => Ok(Self::from_map(map)),
             other => Err(other),
+        }
+    }
+
+    /// Attaches a receipt, shared by every copy made from now on.
+    #[must_use]
+    pub fn with_receipt(mut self, receipt: Receipt) -> Self {
+        self.1 = Some(receipt);
+        self
+    }
+
+    /// The receipt this message carries, to share with messages built from it.
+    pub fn receipt(&self) -> Option<&Receipt> {
+        self.1.as_ref()
+    }
+
+    /// Takes the receipt off this copy (it is released once no other copy holds it).
+    pub fn take_receipt(&mut self) -> Option<Receipt> {
+        self.1.take()
+    }
+
+    /// Moves this message's receipt onto `other`, a message built to replace it.
+    pub fn pass_receipt_to(&mut self, other: &mut Msg) {
+        if let Some(receipt) = self.1.take() {
+            other.1 = Some(receipt);
         }
     }
 
@@ -216,6 +276,28 @@ mod tests {
         assert!(!a.shares_with(&b));
         assert_eq!(b.get("topic"), None);
         assert_eq!(a.get("topic"), Some(&Value::from("t")));
+    }
+
+    #[test]
+    fn a_receipt_is_released_when_the_last_copy_lets_go() {
+        struct Flag(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let msg = Msg::with_payload(1).with_receipt(Receipt::new(Flag(Arc::clone(&released))));
+        let mut copy = msg.clone();
+        copy.insert("topic", "changed");
+        drop(msg);
+        assert!(!released.load(std::sync::atomic::Ordering::SeqCst));
+        let mut replacement = Msg::with_payload(2);
+        copy.pass_receipt_to(&mut replacement);
+        drop(copy);
+        assert!(!released.load(std::sync::atomic::Ordering::SeqCst));
+        drop(replacement.take_receipt());
+        assert!(released.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]

@@ -283,7 +283,14 @@ async fn send_results(value: Dynamic, phase: Phase<'_>, cx: &mut NodeCtx) {
                 ferrite_runtime::msg::MSGID.to_owned(),
                 Value::String(msgid.clone()),
             );
-            cx.send_to(port, Msg::from_map(map)).await;
+            let mut sent = Msg::from_map(map);
+            // A message built from the input keeps its source from acknowledging it early.
+            if let Phase::Input(input) = phase
+                && let Some(receipt) = input.receipt()
+            {
+                sent = sent.with_receipt(receipt.clone());
+            }
+            cx.send_to(port, sent).await;
         }
     }
 }

@@ -2,5 +2,6 @@
 //! and the embedded `aedes broker`'s server.
 
 pub mod codec;
+pub mod outbox;
 pub mod server;
 pub mod topic;
