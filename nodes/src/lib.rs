@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod function;
+mod base64;
 mod hex;
 pub mod industrial;
 pub mod network;
@@ -34,6 +35,9 @@ pub static ALL: &[NodeDef] = &[
     function::rhai::DEF,
     industrial::json_build::DEF,
     network::tls_config::DEF,
+    network::mqtt_broker::DEF,
+    network::mqtt_in::DEF,
+    network::mqtt_out::DEF,
     network::aedes_broker::DEF,
     parsers::json::DEF,
     parsers::csv::DEF,

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Messages a node's inbox holds before its senders wait (backpressure).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub node_inbox_capacity: u64,
+    /// Longest wait, in ms, between attempts to reach an MQTT broker (`mqttReconnectTime`).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub mqtt_reconnect_time: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             node_close_timeout: 15_000,
             node_message_buffer_max_length: 0,
             node_inbox_capacity: 1024,
+            mqtt_reconnect_time: 5000,
         }
     }
 }

@@ -91,6 +91,7 @@ pub struct Outbox {
     policy: Policy,
     count: u64,
     bytes: u64,
+    last_id: i64,
 }
 
 /// The v5 properties a stored message keeps.
@@ -164,20 +165,22 @@ impl Outbox {
         };
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         let row = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(topic) + LENGTH(payload)), 0) \
-             FROM mqtt_outbox WHERE broker = ?",
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(topic) + LENGTH(payload)), 0), \
+             COALESCE(MAX(id), 0) FROM mqtt_outbox WHERE broker = ?",
         )
         .bind(broker)
         .fetch_one(&pool)
         .await?;
         let count: i64 = row.try_get(0)?;
         let bytes: i64 = row.try_get(1)?;
+        let last_id: i64 = row.try_get(2)?;
         Ok(Self {
             pool,
             broker: broker.to_owned(),
             policy,
             count: u64::try_from(count).unwrap_or(0),
             bytes: u64::try_from(bytes).unwrap_or(0),
+            last_id,
         })
     }
 
@@ -192,6 +195,11 @@ impl Outbox {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// The newest row stored (0 when none ever was).
+    pub fn last_id(&self) -> i64 {
+        self.last_id
     }
 
     /// Bytes (topic + payload) waiting.
@@ -221,6 +229,7 @@ impl Outbox {
             .await?
             .try_get(0)?;
             ids.push(id);
+            self.last_id = self.last_id.max(id);
             self.count += 1;
             self.bytes += size_of(publish);
         }
@@ -346,6 +355,11 @@ impl Cursor {
             Order::Fifo => Self(0),
             Order::Lifo => Self(i64::MAX),
         }
+    }
+
+    /// The id last taken.
+    pub fn position(&self) -> i64 {
+        self.0
     }
 
     /// Past `id` (a message just taken for sending).
