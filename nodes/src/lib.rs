@@ -1,9 +1,9 @@
 //! Ferrite's node types: one file per Node-RED node type, in folders named after the
 //! editor palette categories. [`ALL`] is the one registration table.
 
+mod base64;
 pub mod common;
 pub mod function;
-mod base64;
 mod hex;
 pub mod industrial;
 pub mod network;

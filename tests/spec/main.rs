@@ -31,6 +31,7 @@ mod nodes {
     }
     mod network {
         mod aedes_broker_spec;
+        mod mqtt_spec;
         mod tls_config_spec;
     }
     mod parsers {

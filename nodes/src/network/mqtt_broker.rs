@@ -218,8 +218,7 @@ fn options(config: &Map<String, Json>, reconnect_max: Duration) -> Result<Option
             bounded::<u16>(config, "topicAliasMaximum", 0..=65535)?.filter(|n| *n > 0);
         connect_props.maximum_packet_size =
             bounded::<u32>(config, "maximumPacketSize", 1..=i64::from(u32::MAX))?;
-        connect_props.receive_maximum =
-            bounded::<u16>(config, "receiveMaximum", 1..=65535)?;
+        connect_props.receive_maximum = bounded::<u16>(config, "receiveMaximum", 1..=65535)?;
     }
 
     let will = lwt(config, "will", v5)?.map(|(publish, delay)| {
@@ -271,7 +270,9 @@ fn endpoint(config: &Map<String, Json>) -> Result<Endpoint, ConfigError> {
             "ws" | "wss" => {
                 return Err(ConfigError::field(
                     key,
-                    format!("{scheme}:// (MQTT over WebSocket) is not supported yet: use mqtt:// or mqtts://"),
+                    format!(
+                        "{scheme}:// (MQTT over WebSocket) is not supported yet: use mqtt:// or mqtts://"
+                    ),
                 ));
             }
             other => {
@@ -282,11 +283,16 @@ fn endpoint(config: &Map<String, Json>) -> Result<Endpoint, ConfigError> {
             }
         };
         let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| ConfigError::field(key, format!("'{target}' has no valid host and port")))?;
+        let (host, port) = split_host_port(authority).ok_or_else(|| {
+            ConfigError::field(key, format!("'{target}' has no valid host and port"))
+        })?;
         let default_port = if tls { 8883 } else { 1883 };
         return Ok(Endpoint {
-            host: if host.is_empty() { "localhost".into() } else { host },
+            host: if host.is_empty() {
+                "localhost".into()
+            } else {
+                host
+            },
             port: port.unwrap_or(default_port),
             tls,
         });
@@ -303,7 +309,11 @@ fn endpoint(config: &Map<String, Json>) -> Result<Endpoint, ConfigError> {
     };
     let host = broker.trim_start_matches('[').trim_end_matches(']');
     Ok(Endpoint {
-        host: if host.is_empty() { "localhost".into() } else { host.to_owned() },
+        host: if host.is_empty() {
+            "localhost".into()
+        } else {
+            host.to_owned()
+        },
         port,
         tls: tls_wanted,
     })
@@ -473,12 +483,20 @@ mod tests {
         let e = |c: Json| opts(c).expect("valid").endpoint;
         assert_eq!(
             e(json!({"broker": "10.0.0.5", "port": "1884"})),
-            Endpoint { host: "10.0.0.5".into(), port: 1884, tls: false }
+            Endpoint {
+                host: "10.0.0.5".into(),
+                port: 1884,
+                tls: false
+            }
         );
         assert_eq!(e(json!({"broker": ""})).host, "localhost");
         assert_eq!(
             e(json!({"broker": "mqtts://plc.example:9000"})),
-            Endpoint { host: "plc.example".into(), port: 9000, tls: true }
+            Endpoint {
+                host: "plc.example".into(),
+                port: 9000,
+                tls: true
+            }
         );
         assert_eq!(e(json!({"broker": "ssl://b"})).port, 8883);
         assert_eq!(e(json!({"broker": "tcp://[::1]:1999"})).host, "::1");
@@ -489,9 +507,18 @@ mod tests {
 
     #[test]
     fn versions_and_clean_sessions_follow_node_red() {
-        assert_eq!(opts(json!({"protocolVersion": "3"})).expect("ok").version, Version::V31);
-        assert_eq!(opts(json!({"compatmode": true})).expect("ok").version, Version::V31);
-        assert_eq!(opts(json!({"protocolVersion": 5})).expect("ok").version, Version::V5);
+        assert_eq!(
+            opts(json!({"protocolVersion": "3"})).expect("ok").version,
+            Version::V31
+        );
+        assert_eq!(
+            opts(json!({"compatmode": true})).expect("ok").version,
+            Version::V31
+        );
+        assert_eq!(
+            opts(json!({"protocolVersion": 5})).expect("ok").version,
+            Version::V5
+        );
         assert_eq!(opts(json!({})).expect("ok").version, Version::V311);
         let generated = opts(json!({"cleansession": false})).expect("ok");
         assert!(generated.client_id.starts_with("nodered"));

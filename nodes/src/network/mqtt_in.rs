@@ -159,7 +159,9 @@ impl MqttIn {
         let v5 = self.client.is_v5();
         entries
             .into_iter()
-            .map(|entry| wanted_from(entry, v5).ok_or_else(|| NodeError::new(INVALID_TOPIC).with_msg(msg)))
+            .map(|entry| {
+                wanted_from(entry, v5).ok_or_else(|| NodeError::new(INVALID_TOPIC).with_msg(msg))
+            })
             .collect()
     }
 }
@@ -206,7 +208,10 @@ fn wanted_from(entry: Value, v5: bool) -> Option<Wanted> {
             map.insert("nl".to_owned(), Value::Bool(nl));
         }
     }
-    let datatype = map.get("datatype").and_then(Value::as_str).map(Datatype::parse);
+    let datatype = map
+        .get("datatype")
+        .and_then(Value::as_str)
+        .map(Datatype::parse);
     Some(Wanted {
         topic,
         qos: QoS::from_u8(qos).unwrap_or(QoS::ExactlyOnce),
@@ -251,7 +256,11 @@ impl Node for MqttIn {
     }
 
     async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        let action = msg.get("action").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let action = msg
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         match action.as_str() {
             "connect" => connect_action(&self.broker, &msg).await,
             "disconnect" => {
@@ -260,7 +269,11 @@ impl Node for MqttIn {
             }
             "subscribe" => {
                 for wanted in self.requested(&msg, false)? {
-                    if let Some(i) = self.dynamic.iter().position(|(w, _)| w.topic == wanted.topic) {
+                    if let Some(i) = self
+                        .dynamic
+                        .iter()
+                        .position(|(w, _)| w.topic == wanted.topic)
+                    {
                         let (_, id) = self.dynamic.remove(i);
                         self.client.unsubscribe(id, true).await;
                     }
@@ -275,7 +288,11 @@ impl Node for MqttIn {
             }
             "unsubscribe" => {
                 for wanted in self.requested(&msg, true)? {
-                    if let Some(i) = self.dynamic.iter().position(|(w, _)| w.topic == wanted.topic) {
+                    if let Some(i) = self
+                        .dynamic
+                        .iter()
+                        .position(|(w, _)| w.topic == wanted.topic)
+                    {
                         let (_, id) = self.dynamic.remove(i);
                         self.client.unsubscribe(id, true).await;
                     }

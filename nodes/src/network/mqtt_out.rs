@@ -63,7 +63,9 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         Some(q) => Some(
             QoS::from_u8(q as u8)
                 .filter(|_| q.fract() == 0.0 && q >= 0.0)
-                .ok_or_else(|| ConfigError::field("qos", format!("{q} is not a QoS (0, 1 or 2)")))?,
+                .ok_or_else(|| {
+                    ConfigError::field("qos", format!("{q} is not a QoS (0, 1 or 2)"))
+                })?,
         ),
     };
     let user_properties = match config.get("userProps") {

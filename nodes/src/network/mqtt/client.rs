@@ -34,8 +34,8 @@ use super::codec::{
 };
 use super::message::{self, Datatype};
 use super::outbox::{Cursor, Outbox, Policy};
-use sqlx::SqlitePool;
 use super::topic;
+use sqlx::SqlitePool;
 
 /// How long opening a connection (TCP, TLS, CONNECT/CONNACK) may take (MQTT.js's
 /// `connectTimeout`).
@@ -84,7 +84,8 @@ impl Endpoint {
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// Wraps a connected TCP stream for the broker (TLS).
-pub type Dialer = Arc<dyn Fn(TcpStream, &Endpoint) -> BoxFuture<std::io::Result<Stream>> + Send + Sync>;
+pub type Dialer =
+    Arc<dyn Fn(TcpStream, &Endpoint) -> BoxFuture<std::io::Result<Stream>> + Send + Sync>;
 
 /// A connected byte stream, split into halves the reader and the actor own.
 pub struct Stream {
@@ -189,7 +190,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("v5", &self.v5).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("v5", &self.v5)
+            .finish_non_exhaustive()
     }
 }
 
@@ -198,7 +201,9 @@ enum Command {
     Subscribe(SubscriptionId, Arc<Subscription>),
     Unsubscribe(SubscriptionId, bool),
     Register,
-    Deregister { removed: bool },
+    Deregister {
+        removed: bool,
+    },
     Connect {
         options: Option<Box<Options>>,
         force: bool,
@@ -234,7 +239,12 @@ impl Client {
     /// Starts the connection actor; it opens the outbox of broker node `broker_id` (in
     /// `ferrite.db` when there is one) and connects once a node registers (if
     /// `autoConnect`).
-    pub fn start(options: Options, db: Option<SqlitePool>, broker_id: String, policy: Policy) -> Self {
+    pub fn start(
+        options: Options,
+        db: Option<SqlitePool>,
+        broker_id: String,
+        policy: Policy,
+    ) -> Self {
         let (commands, command_rx) = mpsc::channel(1024);
         let (link_tx, link) = watch::channel(Link::default());
         let v5 = options.version == Version::V5;
@@ -394,7 +404,11 @@ impl Client {
 /// What the reader and released receipts tell the actor.
 enum Control {
     Packet(u64, Packet),
-    Release { generation: u64, pkid: u16, qos: QoS },
+    Release {
+        generation: u64,
+        pkid: u16,
+        qos: QoS,
+    },
     Lost(u64, String),
 }
 
@@ -667,8 +681,8 @@ impl Actor {
 
     /// Routes a message: to the broker now, or to the outbox.
     fn publish(&mut self, outgoing: Outgoing) {
-        let backlog = self.outbox.policy().order == super::outbox::Order::Fifo
-            && !self.outbox.is_empty();
+        let backlog =
+            self.outbox.policy().order == super::outbox::Order::Fifo && !self.outbox.is_empty();
         if self.live.is_none() || outgoing.is_durable_request() || backlog {
             self.to_store.push(outgoing);
         } else {
@@ -1046,7 +1060,9 @@ impl Actor {
     }
 
     fn replay_blocked_by_rate(&self) -> bool {
-        self.outbox.policy().replay_rate > 0.0 && !self.outbox.is_empty() && self.replay_tokens < 1.0
+        self.outbox.policy().replay_rate > 0.0
+            && !self.outbox.is_empty()
+            && self.replay_tokens < 1.0
     }
 
     /// The end of one turn of the loop: write what was encoded, commit the outbox.
@@ -1149,7 +1165,9 @@ impl Actor {
     }
 }
 
-async fn wait_attempt(attempt: &mut Option<Attempt>) -> Result<Result<Opened, String>, tokio::task::JoinError> {
+async fn wait_attempt(
+    attempt: &mut Option<Attempt>,
+) -> Result<Result<Opened, String>, tokio::task::JoinError> {
     match attempt {
         Some(handle) => handle.await,
         None => std::future::pending().await,
@@ -1215,7 +1233,10 @@ fn send_request(live: &mut Live, buf: &mut BytesMut, packet: Packet) {
     encode(&packet, live.version, buf);
 }
 
-fn subscribe_packet<'a>(pkid: u16, subscriptions: impl IntoIterator<Item = &'a Subscription>) -> Packet {
+fn subscribe_packet<'a>(
+    pkid: u16,
+    subscriptions: impl IntoIterator<Item = &'a Subscription>,
+) -> Packet {
     Packet::Subscribe(Subscribe {
         pkid,
         filters: subscriptions
@@ -1347,7 +1368,17 @@ async fn read_loop(
                         // A repeat of a message the flow already has.
                         continue;
                     }
-                    if !deliver(publish, &dispatch, &mut matched, &control, generation, v5, local).await {
+                    if !deliver(
+                        publish,
+                        &dispatch,
+                        &mut matched,
+                        &control,
+                        generation,
+                        v5,
+                        local,
+                    )
+                    .await
+                    {
                         return;
                     }
                 }

@@ -138,9 +138,7 @@ pub fn incoming(
                 }
                 None => match std::str::from_utf8(bytes) {
                     Ok(text) => auto_text(text, detect),
-                    Err(_) if utf8_declared => {
-                        auto_text(&String::from_utf8_lossy(bytes), detect)
-                    }
+                    Err(_) if utf8_declared => auto_text(&String::from_utf8_lossy(bytes), detect),
                     Err(_) => Value::Bytes(bytes.clone()),
                 },
             }
@@ -369,7 +367,10 @@ mod tests {
             r#"{"a":1}"#
         );
         assert_eq!(payload_of(json, Datatype::Auto), Value::from(r#"{"a":1}"#));
-        assert_eq!(payload_of(b"plain", Datatype::AutoDetect), Value::from("plain"));
+        assert_eq!(
+            payload_of(b"plain", Datatype::AutoDetect),
+            Value::from("plain")
+        );
         assert_eq!(payload_of(b"42", Datatype::AutoDetect), Value::from(42));
         assert_eq!(
             payload_of(&[0xff, 0x00], Datatype::Auto),
@@ -427,13 +428,18 @@ mod tests {
         let p = outgoing(&m, &Overrides::default(), false)
             .expect("valid")
             .expect("published");
-        assert_eq!((p.topic.as_str(), p.qos, p.retain), ("from/msg", QoS::AtLeastOnce, true));
+        assert_eq!(
+            (p.topic.as_str(), p.qos, p.retain),
+            ("from/msg", QoS::AtLeastOnce, true)
+        );
         let node = Overrides {
             topic: "from/node".into(),
             qos: Some(QoS::ExactlyOnce),
             ..Overrides::default()
         };
-        let p = outgoing(&m, &node, false).expect("valid").expect("published");
+        let p = outgoing(&m, &node, false)
+            .expect("valid")
+            .expect("published");
         assert_eq!((p.topic.as_str(), p.qos), ("from/node", QoS::ExactlyOnce));
     }
 
@@ -441,7 +447,10 @@ mod tests {
     fn wildcards_and_empty_topics_are_refused() {
         for topic in ["", "a/+/b", "a/#"] {
             let m = Msg::try_from(serde_json::json!({"topic": topic, "payload": 1})).expect("o");
-            assert!(outgoing(&m, &Overrides::default(), false).is_err(), "{topic}");
+            assert!(
+                outgoing(&m, &Overrides::default(), false).is_err(),
+                "{topic}"
+            );
         }
     }
 
@@ -462,7 +471,10 @@ mod tests {
         assert_eq!(props.message_expiry_interval, Some(30));
         assert_eq!(
             props.user_properties,
-            [("a".to_owned(), "1".to_owned()), ("n".to_owned(), "2".to_owned())]
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("n".to_owned(), "2".to_owned())
+            ]
         );
         let back = incoming(&p, Datatype::Utf8, true, false).expect("msg");
         assert_eq!(back.get("responseTopic"), Some(&Value::from("res/1")));
