@@ -88,3 +88,230 @@ async fn messages_from_another_client_arrive_with_their_qos() {
     assert_eq!(msg.get("qos"), Some(&Value::from(1)));
     flow.unload().await;
 }
+
+/// Reads the retained message on `topic` as `mosquitto_sub -F` prints it (a fresh
+/// subscriber per try, until one arrives).
+async fn retained(broker: &Mosquitto, topic: &str, format: &str) -> String {
+    for _ in 0..50 {
+        let sub = broker.sub(&["-t", topic, "-q", "2", "-C", "1", "-W", "1", "-F", format]);
+        let lines = sub.wait_for(1, Duration::from_millis(1200)).await;
+        if let Some(line) = lines.first() {
+            return line.clone();
+        }
+    }
+    panic!("no retained message on {topic}");
+}
+
+/// should publish with the QoS and retain flag of the message, or of the node when set
+#[tokio::test]
+async fn publishes_qos_and_retain_from_the_message_or_the_node() {
+    let broker = Mosquitto::start();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "out", "type": "mqtt out", "topic": "", "qos": "", "retain": "", "broker": "b1"},
+        {"id": "fixed", "type": "mqtt out", "topic": "r/fixed", "qos": "2", "retain": "true",
+         "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    flow.receive(
+        "out",
+        json!({"topic": "r/msg", "payload": {"v": 1}, "qos": 1, "retain": true}),
+    )
+    .await;
+    flow.receive(
+        "fixed",
+        json!({"topic": "ignored", "payload": 42, "qos": 0}),
+    )
+    .await;
+    assert_eq!(
+        retained(&broker, "r/msg", "%r %q %p").await,
+        "1 1 {\"v\":1}"
+    );
+    assert_eq!(retained(&broker, "r/fixed", "%r %q %p").await, "1 2 42");
+    flow.unload().await;
+}
+
+/// should send the birth message on connect and the close message when stopped
+#[tokio::test]
+async fn birth_on_connect_and_close_message_on_stop() {
+    let broker = Mosquitto::start();
+    let sub = broker.sub(&["-t", "gw/status", "-F", "%p"]);
+    sub.ready(&broker, "gw/status").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({
+            "birthTopic": "gw/status", "birthPayload": "online", "birthQos": "1",
+            "closeTopic": "gw/status", "closePayload": "bye", "closeQos": "1"
+        })),
+        {"id": "out", "type": "mqtt out", "topic": "x", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    assert_eq!(sub.wait_for(1, Duration::from_secs(5)).await, ["online"]);
+    flow.unload().await;
+    assert_eq!(
+        sub.wait_for(2, Duration::from_secs(5)).await,
+        ["online", "bye"]
+    );
+}
+
+/// should have the broker publish the will when the connection is lost
+#[tokio::test]
+async fn the_will_is_published_when_the_connection_is_lost() {
+    let broker = Mosquitto::start();
+    let sub = broker.sub(&["-t", "gw/will", "-q", "1", "-F", "%p %q"]);
+    sub.ready(&broker, "gw/will").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({
+            "clientid": "ferrite-will", "willTopic": "gw/will", "willPayload": "offline",
+            "willQos": "1"
+        })),
+        {"id": "out", "type": "mqtt out", "topic": "x", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    // Another client with the same id takes the session over: the broker drops Ferrite's
+    // connection without a DISCONNECT, which fires the will.
+    broker.publish(&["-i", "ferrite-will", "-t", "x", "-m", "takeover"]);
+    assert_eq!(sub.wait_for(1, Duration::from_secs(5)).await, ["offline 1"]);
+    flow.unload().await;
+}
+
+/// should refuse a publish topic with wildcards, or none, as a catchable error
+#[tokio::test]
+async fn invalid_publish_topics_are_node_errors() {
+    let broker = Mosquitto::start();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "out", "type": "mqtt out", "topic": "", "broker": "b1"},
+        {"id": "c", "type": "catch", "scope": ["out"], "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    for topic in [json!("a/+/b"), json!("a/#"), json!(""), json!(5)] {
+        flow.receive("out", json!({"topic": topic, "payload": "x"}))
+            .await;
+        let caught = flow.next("h").await;
+        let error = caught.get("error").expect("msg.error").to_json();
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Invalid topic specified")),
+            "{error}"
+        );
+    }
+    flow.unload().await;
+}
+
+/// should subscribe and unsubscribe dynamically and list the subscriptions
+#[tokio::test]
+async fn dynamic_subscriptions_follow_the_actions() {
+    let broker = Mosquitto::start();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "in", "type": "mqtt in", "topic": "", "inputs": 1, "datatype": "utf8",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "in").await;
+    flow.receive(
+        "in",
+        json!({"action": "subscribe", "topic": [{"topic": "dyn/a", "qos": 1}, "dyn/b"]}),
+    )
+    .await;
+    flow.receive("in", json!({"action": "getSubscriptions"}))
+        .await;
+    let list = flow.next("h").await;
+    assert_eq!(list.get("topic"), Some(&Value::from("subscriptions")));
+    assert_eq!(
+        list.payload().map(Value::to_json_string).as_deref(),
+        Some(r#"[{"topic":"dyn/a","qos":1},{"topic":"dyn/b","qos":2}]"#)
+    );
+    broker.publish(&["-t", "dyn/b", "-m", "hello b"]);
+    assert_eq!(
+        flow.next("h").await.payload(),
+        Some(&Value::from("hello b"))
+    );
+    flow.receive("in", json!({"action": "unsubscribe", "topic": true}))
+        .await;
+    flow.receive("in", json!({"action": "getSubscriptions"}))
+        .await;
+    assert_eq!(
+        flow.next("h")
+            .await
+            .payload()
+            .map(Value::to_json_string)
+            .as_deref(),
+        Some("[]")
+    );
+    broker.publish(&["-t", "dyn/a", "-m", "after"]);
+    flow.expect_nothing("h", Duration::from_millis(300)).await;
+    flow.receive("in", json!({"action": "jump"})).await;
+    flow.unload().await;
+}
+
+/// should answer MQTT v5 requests: response topic and correlation data travel end to end
+#[tokio::test]
+async fn v5_request_response_between_two_flows() {
+    let broker = Mosquitto::start();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"protocolVersion": "5"})),
+        // The responder: answers on the request's response topic.
+        {"id": "req_in", "type": "mqtt in", "topic": "svc/echo", "qos": "1",
+         "datatype": "utf8", "broker": "b1", "wires": [["answer"]]},
+        {"id": "answer", "type": "rhai", "func":
+            "msg.topic = msg.responseTopic; msg.payload = `pong:${msg.payload}`; msg",
+         "wires": [["res_out"]]},
+        {"id": "res_out", "type": "mqtt out", "topic": "", "broker": "b1"},
+        // The requester.
+        {"id": "req_out", "type": "mqtt out", "topic": "svc/echo", "qos": "1",
+         "respTopic": "svc/echo/reply", "correl": "job-7", "broker": "b1"},
+        {"id": "res_in", "type": "mqtt in", "topic": "svc/echo/reply", "qos": "1",
+         "datatype": "utf8", "broker": "b1", "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "res_in").await;
+    flow.receive(
+        "req_out",
+        json!({"payload": "ping", "userProperties": {"unit": "7"}}),
+    )
+    .await;
+    let reply = flow.next("h").await;
+    assert_eq!(reply.payload(), Some(&Value::from("pong:ping")));
+    assert_eq!(
+        reply.get("correlationData"),
+        Some(&Value::Bytes(bytes::Bytes::from_static(b"job-7")))
+    );
+    assert_eq!(reply.get("topic"), Some(&Value::from("svc/echo/reply")));
+    flow.unload().await;
+}
+
+/// should log in with the broker node's credentials, and stay disconnected with wrong ones
+#[tokio::test]
+async fn password_authentication() {
+    use crate::support::mosquitto::Options;
+    let broker = Mosquitto::start_with(Options {
+        user: Some(("plc".into(), "s3cret".into())),
+        ..Options::default()
+    });
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"credentials": {"user": "plc", "password": "s3cret"}})),
+        {"id": "out", "type": "mqtt out", "topic": "x", "broker": "b1"},
+        {"id": "b2", "type": "mqtt-broker", "broker": "127.0.0.1", "port": broker.port,
+         "credentials": {"user": "plc", "password": "wrong"}},
+        {"id": "out2", "type": "mqtt out", "topic": "x", "broker": "b2"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    let (logs, _guard) = crate::harness::capture_logs();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !logs.text().contains("Connection refused: not authorized") {
+        assert!(tokio::time::Instant::now() < deadline, "no refusal logged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    flow.unload().await;
+}
