@@ -92,8 +92,10 @@ impl Mosquitto {
             );
         }
         if options.persistence {
+            // Run as root, Mosquitto drops to the `mosquitto` user, which cannot write the
+            // test's directory; `user root` keeps it (ignored when not started as root).
             conf += &format!(
-                "persistence true\npersistence_location {}/\n",
+                "persistence true\npersistence_location {}/\nuser root\n",
                 dir.path().display()
             );
         }

@@ -12,6 +12,7 @@ use crate::harness::load;
 use crate::support::mosquitto::Mosquitto;
 
 const CONNECTED: &str = "node-red:common.status.connected";
+const DISCONNECTED: &str = "node-red:common.status.disconnected";
 
 fn broker_node(port: u16, extra: Json) -> Json {
     let mut node = json!({
@@ -313,5 +314,207 @@ async fn password_authentication() {
         assert!(tokio::time::Instant::now() < deadline, "no refusal logged");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    flow.unload().await;
+}
+
+/// A broker with persistence and a persistent subscriber (`mosquitto_sub -c`) on `topic`,
+/// already known to the broker, so it gets what is published while it reconnects.
+async fn broker_with_persistent_sub(
+    topic: &str,
+    client_id: &str,
+) -> (Mosquitto, crate::support::mosquitto::Sub) {
+    use crate::support::mosquitto::Options;
+    let broker = Mosquitto::start_with(Options {
+        persistence: true,
+        ..Options::default()
+    });
+    let sub = broker.sub(&["-t", topic, "-q", "1", "-c", "-i", client_id, "-F", "%p"]);
+    sub.ready(&broker, topic).await;
+    (broker, sub)
+}
+
+/// Waits for node `id`'s status text to be `text`.
+async fn status_text(flow: &mut TestFlow, id: &str, text: &str) {
+    let topic = format!("status/{id}");
+    let text = text.to_owned();
+    flow.event(move |e| e.topic == topic && e.data["text"] == text.as_str())
+        .await;
+}
+
+/// Feeds `count` numbered messages to mqtt out `out`.
+async fn feed(flow: &TestFlow, out: &str, range: std::ops::RangeInclusive<u32>) {
+    for i in range {
+        flow.receive(out, json!({"payload": i.to_string()})).await;
+    }
+}
+
+fn numbers(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|i| i.to_string()).collect()
+}
+
+/// messages published while the broker is down wait in the outbox and are replayed oldest
+/// first when it is back; the status shows how many wait
+#[tokio::test]
+async fn the_outbox_replays_in_fifo_order_after_an_outage() {
+    let (mut broker, sub) = broker_with_persistent_sub("sf/fifo", "sub-fifo").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "out", "type": "mqtt out", "topic": "sf/fifo", "qos": "1", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    broker.stop();
+    status_text(&mut flow, "out", DISCONNECTED).await;
+    feed(&flow, "out", 1..=20).await;
+    status_text(&mut flow, "out", "disconnected (20 queued)").await;
+    broker.restart();
+    assert_eq!(
+        sub.wait_for(20, Duration::from_secs(20)).await,
+        numbers(1..=20)
+    );
+    status_text(&mut flow, "out", CONNECTED).await;
+    flow.unload().await;
+}
+
+/// with outboxOrder lifo the newest stored message goes first
+#[tokio::test]
+async fn the_outbox_replays_newest_first_in_lifo_order() {
+    let (mut broker, sub) = broker_with_persistent_sub("sf/lifo", "sub-lifo").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"outboxOrder": "lifo"})),
+        {"id": "out", "type": "mqtt out", "topic": "sf/lifo", "qos": "1", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    broker.stop();
+    status_text(&mut flow, "out", DISCONNECTED).await;
+    feed(&flow, "out", 1..=10).await;
+    status_text(&mut flow, "out", "disconnected (10 queued)").await;
+    broker.restart();
+    let mut expected = numbers(1..=10);
+    expected.reverse();
+    assert_eq!(sub.wait_for(10, Duration::from_secs(20)).await, expected);
+    flow.unload().await;
+}
+
+/// the outbox keeps at most outboxMaxMessages, dropping the oldest
+#[tokio::test]
+async fn a_full_outbox_drops_the_oldest_messages() {
+    let (mut broker, sub) = broker_with_persistent_sub("sf/cap", "sub-cap").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"outboxMaxMessages": 5})),
+        {"id": "out", "type": "mqtt out", "topic": "sf/cap", "qos": "1", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    broker.stop();
+    status_text(&mut flow, "out", DISCONNECTED).await;
+    let (logs, _guard) = crate::harness::capture_logs();
+    feed(&flow, "out", 1..=12).await;
+    status_text(&mut flow, "out", "disconnected (5 queued)").await;
+    assert!(
+        logs.text().contains("Outbox full: dropped"),
+        "{}",
+        logs.text()
+    );
+    broker.restart();
+    assert_eq!(
+        sub.wait_for(5, Duration::from_secs(20)).await,
+        numbers(8..=12)
+    );
+    flow.unload().await;
+}
+
+/// outboxRate limits how fast stored messages are replayed
+#[tokio::test]
+async fn replay_keeps_to_the_configured_rate() {
+    let (mut broker, sub) = broker_with_persistent_sub("sf/rate", "sub-rate").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"outboxRate": 20})),
+        {"id": "out", "type": "mqtt out", "topic": "sf/rate", "qos": "1", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    broker.stop();
+    status_text(&mut flow, "out", DISCONNECTED).await;
+    feed(&flow, "out", 1..=20).await;
+    status_text(&mut flow, "out", "disconnected (20 queued)").await;
+    broker.restart();
+    assert_eq!(sub.wait_for(1, Duration::from_secs(20)).await.len(), 1);
+    let first = std::time::Instant::now();
+    assert_eq!(
+        sub.wait_for(20, Duration::from_secs(20)).await,
+        numbers(1..=20)
+    );
+    let took = first.elapsed();
+    // 19 more at 20 per second: close to a second, never a burst.
+    assert!(
+        took >= Duration::from_millis(800),
+        "replayed 19 messages in {took:?}"
+    );
+    flow.unload().await;
+}
+
+/// the outbox survives a restart of Ferrite: what an earlier run stored is replayed
+#[tokio::test]
+async fn stored_messages_survive_a_restart_of_the_runtime() {
+    let (mut broker, sub) = broker_with_persistent_sub("sf/restart", "sub-restart").await;
+    let dir = tempfile::tempdir().expect("user dir");
+    let settings = || ferrite_runtime::Settings {
+        user_dir: Some(dir.path().to_owned()),
+        ..ferrite_runtime::Settings::default()
+    };
+    let nodes = json!([
+        broker_node(broker.port, json!({})),
+        {"id": "out", "type": "mqtt out", "topic": "sf/restart", "qos": "1", "broker": "b1"}
+    ]);
+    let tables: &[&'static [ferrite_runtime::NodeDef]] = &[ferrite_nodes::ALL];
+    let mut flow = TestFlow::load_with(tables, nodes.clone(), settings()).await;
+    connected(&mut flow, "out").await;
+    broker.stop();
+    status_text(&mut flow, "out", DISCONNECTED).await;
+    feed(&flow, "out", 1..=10).await;
+    status_text(&mut flow, "out", "disconnected (10 queued)").await;
+    flow.unload().await;
+    broker.restart();
+    let flow = TestFlow::load_with(tables, nodes, settings()).await;
+    assert_eq!(
+        sub.wait_for(10, Duration::from_secs(20)).await,
+        numbers(1..=10)
+    );
+    flow.unload().await;
+}
+
+/// 10,000 QoS 1 messages, the broker stopped and restarted in the middle: every message
+/// arrives (a QoS 1 duplicate is allowed, a gap is not)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_qos1_message_is_lost_when_the_broker_restarts_mid_stream() {
+    let (mut broker, sub) = broker_with_persistent_sub("loss/broker", "sub-loss").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "out", "type": "mqtt out", "topic": "loss/broker", "qos": "1", "broker": "b1"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    feed(&flow, "out", 1..=3000).await;
+    broker.stop();
+    feed(&flow, "out", 3001..=6000).await;
+    broker.restart();
+    feed(&flow, "out", 6001..=10_000).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 10_000 && tokio::time::Instant::now() < deadline {
+        seen = sub.lines().into_iter().collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missing: Vec<u32> = (1..=10_000)
+        .filter(|i| !seen.contains(&i.to_string()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} lost, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
     flow.unload().await;
 }
