@@ -46,7 +46,7 @@ const FIRST_RETRY: Duration = Duration::from_millis(500);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// QoS 1/2 messages in flight when the broker sets no receive maximum.
 const DEFAULT_INFLIGHT: usize = 1000;
-/// Messages waiting for an in-flight slot before the actor stops taking new ones.
+/// Messages waiting in memory for an in-flight slot; more go to the outbox.
 const WAITING_MAX: usize = 1024;
 /// Rows read from the outbox at a time.
 const REPLAY_BATCH: usize = 256;
@@ -515,7 +515,6 @@ impl Actor {
         let mut closing: Option<oneshot::Sender<()>> = None;
         loop {
             let deadline = self.next_deadline();
-            let take_commands = self.waiting.len() + self.to_store.len() < WAITING_MAX;
             tokio::select! {
                 biased;
                 Some(control) = self.control_rx.recv() => {
@@ -532,7 +531,7 @@ impl Actor {
                         Err(join) => self.on_connect_failed(&join.to_string()),
                     }
                 }
-                command = commands.recv(), if take_commands => match command {
+                command = commands.recv() => match command {
                     Some(Command::Close(reply)) => {
                         closing = Some(reply);
                         break;
@@ -540,9 +539,6 @@ impl Actor {
                     Some(command) => {
                         self.on_command(command).await;
                         for _ in 0..256 {
-                            if self.waiting.len() >= WAITING_MAX {
-                                break;
-                            }
                             match commands.try_recv() {
                                 Ok(Command::Close(reply)) => {
                                     closing = Some(reply);
@@ -703,7 +699,14 @@ impl Actor {
             return;
         }
         if !live.room() || !self.waiting.is_empty() {
-            self.waiting.push_back(outgoing);
+            // Past a short queue the overflow goes to the outbox: waiting here for acks
+            // could deadlock, as the acks arrive on the connection whose incoming messages
+            // the flow may be too busy to take.
+            if self.waiting.len() < WAITING_MAX || outgoing.row.is_some() {
+                self.waiting.push_back(outgoing);
+            } else {
+                self.to_store.push(outgoing);
+            }
             return;
         }
         write_inflight(live, &mut self.write_buf, outgoing);

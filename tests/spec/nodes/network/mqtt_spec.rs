@@ -518,3 +518,133 @@ async fn no_qos1_message_is_lost_when_the_broker_restarts_mid_stream() {
     );
     flow.unload().await;
 }
+
+/// The `ferrite` binary running `flows` in `dir`, killed when dropped.
+struct Ferrite(std::process::Child);
+
+impl Ferrite {
+    /// Starts it; its log goes to `ferrite.log` in `dir` (appended to by each run).
+    fn start(dir: &std::path::Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("ferrite.log"))
+            .expect("log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .arg("--userdir")
+            .arg(dir)
+            .arg(dir.join("flows.json"))
+            .env("RUST_LOG", "info")
+            .stdout(log)
+            .spawn()
+            .expect("ferrite starts");
+        Self(child)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Ferrite {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Publishes `probe` on `topic` until `sub` sees it come through, then forgets the probes.
+async fn flowing(broker: &Mosquitto, sub: &crate::support::mosquitto::Sub, topic: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        broker.publish(&["-t", topic, "-m", "probe", "-q", "1"]);
+        if sub
+            .wait_for(1, Duration::from_millis(200))
+            .await
+            .iter()
+            .any(|l| l == "probe")
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing flowed through Ferrite"
+        );
+    }
+}
+
+/// SIGKILL of Ferrite while it relays 10,000 QoS 1 messages: once it runs again, every
+/// message arrives (an incoming message is acknowledged only after the outgoing one is)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_qos1_message_is_lost_when_ferrite_is_killed_mid_stream() {
+    let (broker, sub) = broker_with_persistent_sub("kill/out", "sub-kill").await;
+    let dir = tempfile::tempdir().expect("user dir");
+    let flows = json!([
+        {"id": "t1", "type": "tab", "label": "relay"},
+        broker_node(broker.port, json!({"clientid": "ferrite-relay", "cleansession": false})),
+        {"id": "in", "type": "mqtt in", "z": "t1", "topic": "kill/in", "qos": "1",
+         "datatype": "utf8", "broker": "b1", "wires": [["out"]]},
+        {"id": "out", "type": "mqtt out", "z": "t1", "topic": "kill/out", "qos": "1",
+         "broker": "b1", "wires": []}
+    ]);
+    std::fs::write(dir.path().join("flows.json"), flows.to_string()).expect("flows");
+    let mut ferrite = Ferrite::start(dir.path());
+    flowing(&broker, &sub, "kill/in").await;
+    let port = broker.port;
+    let publisher = std::thread::spawn(move || {
+        let lines = (1..=10_000u32).map(|i| i.to_string());
+        let mut child = std::process::Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                "kill/in",
+                "-q",
+                "1",
+                "-l",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("mosquitto_pub");
+        let mut stdin = child.stdin.take().expect("stdin");
+        for line in lines {
+            use std::io::Write;
+            writeln!(stdin, "{line}").expect("write");
+        }
+        drop(stdin);
+        child.wait().expect("mosquitto_pub ends")
+    });
+    // Kill it mid-stream.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while sub.lines().len() < 3000 {
+        assert!(tokio::time::Instant::now() < deadline, "the relay stalled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ferrite.kill();
+    let published = tokio::task::spawn_blocking(move || publisher.join())
+        .await
+        .expect("join")
+        .expect("publisher");
+    assert!(published.success(), "mosquitto_pub failed");
+    let before = sub.lines().len();
+    assert!(before < 10_001, "Ferrite was killed after the stream ended");
+    let _ferrite = Ferrite::start(dir.path());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 10_001 && tokio::time::Instant::now() < deadline {
+        seen = sub.lines().into_iter().collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missing: Vec<u32> = (1..=10_000)
+        .filter(|i| !seen.contains(&i.to_string()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} lost (killed after {before} arrived), first {:?}; Ferrite's log:\n{}",
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        std::fs::read_to_string(dir.path().join("ferrite.log")).unwrap_or_default()
+    );
+}
