@@ -12,12 +12,10 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use pkcs8::EncryptedPrivateKeyInfoOwned;
-use pkcs8::der::DecodePem;
+use pkcs8::EncryptedPrivateKeyInfoRef;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
@@ -30,6 +28,8 @@ use tokio_rustls::rustls::{
     self, AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct,
     InconsistentKeys, RootCertStore, ServerConfig, SignatureScheme,
 };
+use tokio_rustls::server::TlsStream as ServerTlsStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Why TLS material or a TLS connection cannot be used. Messages start with the setting
 /// concerned (`ca`, `cert`, `key`, `servername`) where there is one.
@@ -80,8 +80,10 @@ pub enum TlsError {
     ServerName(String),
     #[error("TLS setup: {0}")]
     Setup(String),
-    #[error("TLS handshake with {server} failed: {error}{}", hint_suffix(.error))]
+    #[error("TLS handshake with {server} failed: {}", explain(.error))]
     Handshake { server: String, error: io::Error },
+    #[error("TLS handshake with a client failed: {}", explain(.0))]
+    Accept(io::Error),
 }
 
 /// What a client connection needs: PEM material as read from files or inline data.
@@ -206,6 +208,17 @@ where
         .map_err(|error| TlsError::Handshake { server, error })
 }
 
+/// Runs the server handshake over `io` (an accepted TCP stream).
+pub async fn accept<IO>(io: IO, config: &Arc<ServerConfig>) -> Result<ServerTlsStream<IO>, TlsError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    TlsAcceptor::from(Arc::clone(config))
+        .accept(io)
+        .await
+        .map_err(TlsError::Accept)
+}
+
 /// A server configuration for the embedded broker: its certificate chain and key (PEM), and
 /// when `client_ca_pem` is given, clients must present a certificate signed by one of those CAs.
 pub fn server_config(
@@ -266,11 +279,12 @@ pub fn private_key(
         let passphrase = passphrase
             .filter(|p| !p.is_empty())
             .ok_or(TlsError::PassphraseRequired)?;
-        let info = EncryptedPrivateKeyInfoOwned::from_pem(block)
-            .map_err(|e| TlsError::Decrypt(e.to_string()))?;
-        let document = info
-            .decrypt(passphrase)
-            .map_err(|e| TlsError::Decrypt(e.to_string()))?;
+        let decrypt_error = |e: &dyn std::fmt::Display| TlsError::Decrypt(e.to_string());
+        // DER first: the PEM reader cannot decode the optional fields of the parameters.
+        let (_, der) = pkcs8::der::pem::decode_vec(block).map_err(|e| decrypt_error(&e))?;
+        let info =
+            EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| decrypt_error(&e))?;
+        let document = info.decrypt(passphrase).map_err(|e| decrypt_error(&e))?;
         return Ok(PrivatePkcs8KeyDer::from(document.as_bytes().to_vec()).into());
     }
     if find(pem, b"Proc-Type: 4,ENCRYPTED").is_some() {
@@ -282,8 +296,17 @@ pub fn private_key(
     })
 }
 
-/// A hint for the TLS failures users can fix in their configuration.
-pub fn hint(err: &io::Error) -> Option<&'static str> {
+/// An I/O error on a TLS connection, with a hint when the cause is a setting users can fix.
+/// For errors after the handshake too: a server refusing a client certificate tells the
+/// client only on its first read (TLS 1.3).
+pub fn explain(err: &io::Error) -> String {
+    match hint(err) {
+        Some(hint) => format!("{err} ({hint})"),
+        None => err.to_string(),
+    }
+}
+
+fn hint(err: &io::Error) -> Option<&'static str> {
     let err = err.get_ref()?.downcast_ref::<rustls::Error>()?;
     Some(match err {
         rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
@@ -301,10 +324,6 @@ pub fn hint(err: &io::Error) -> Option<&'static str> {
         ) => "the server rejected the client certificate",
         _ => return None,
     })
-}
-
-fn hint_suffix(err: &io::Error) -> String {
-    hint(err).map(|h| format!(" ({h})")).unwrap_or_default()
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -428,7 +447,6 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     use tokio::task::JoinHandle;
-    use tokio_rustls::TlsAcceptor;
     use tokio_rustls::rustls::sign::{CertifiedKey, SingleCertAndKey};
 
     use super::*;
@@ -514,20 +532,22 @@ mod tests {
     }
 
     /// Accepts one connection on a free loopback port, completes the handshake and says "hi".
-    async fn serve_once(config: Arc<ServerConfig>) -> (u16, JoinHandle<io::Result<Accepted>>) {
+    async fn serve_once(
+        config: Arc<ServerConfig>,
+    ) -> (u16, JoinHandle<Result<Accepted, TlsError>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let task = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await?;
-            let mut tls = TlsAcceptor::from(config).accept(tcp).await?;
+            let (tcp, _) = listener.accept().await.map_err(TlsError::Accept)?;
+            let mut tls = accept(tcp, &config).await?;
             let (_, conn) = tls.get_ref();
             let accepted = Accepted {
                 sni: conn.server_name().map(str::to_owned),
                 alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
                 client_cert: conn.peer_certificates().is_some(),
             };
-            tls.write_all(b"hi").await?;
-            tls.shutdown().await?;
+            tls.write_all(b"hi").await.map_err(TlsError::Accept)?;
+            tls.shutdown().await.map_err(TlsError::Accept)?;
             Ok(accepted)
         });
         (port, task)
