@@ -179,15 +179,6 @@ impl ClientTls {
             server_name,
         })
     }
-
-    pub fn config(&self) -> &Arc<ClientConfig> {
-        &self.config
-    }
-
-    /// The `servername` override, if any.
-    pub fn server_name(&self) -> Option<&ServerName<'static>> {
-        self.server_name.as_ref()
-    }
 }
 
 /// Runs the client handshake over `io` (a connected TCP stream). The certificate is checked
@@ -257,10 +248,7 @@ pub fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
 }
 
 /// Every certificate in `pem`; at least one.
-pub fn certificates(
-    what: &'static str,
-    pem: &[u8],
-) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+fn certificates(what: &'static str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| TlsError::Pem { what, error })?;
@@ -271,10 +259,7 @@ pub fn certificates(
 }
 
 /// The first private key in `pem`, decrypted with `passphrase` when it is encrypted.
-pub fn private_key(
-    pem: &[u8],
-    passphrase: Option<&str>,
-) -> Result<PrivateKeyDer<'static>, TlsError> {
+fn private_key(pem: &[u8], passphrase: Option<&str>) -> Result<PrivateKeyDer<'static>, TlsError> {
     if let Some(block) = pem_block(pem, "ENCRYPTED PRIVATE KEY") {
         let passphrase = passphrase
             .filter(|p| !p.is_empty())

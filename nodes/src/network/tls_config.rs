@@ -59,11 +59,6 @@ impl TlsConfig {
         &self.client
     }
 
-    /// `verifyservercert` as configured; `None` when the key is absent.
-    pub fn verify_server_cert(&self) -> Option<bool> {
-        self.verify
-    }
-
     /// The client configuration for an `mqtt-broker` whose own (legacy) `verifyservercert`
     /// is `broker_verify`: Node-RED lets this node's setting win and uses the broker's only
     /// when this node has none.
@@ -87,24 +82,18 @@ impl ConfigNode for TlsConfig {
 }
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
-    let config = cx.raw();
-    let text = |key: &str| config.get(key).and_then(Json::as_str).map_or("", str::trim);
-    let credentials = config.get("credentials").and_then(Json::as_object);
-    let credential = |key: &str| {
-        credentials
-            .and_then(|c| c.get(key))
-            .and_then(Json::as_str)
-            .unwrap_or("")
-    };
-    let (ca, cert, key) = match text("certType") {
-        "" | "files" => files_or_inline(config, credential)?,
+    let config = NodeConfig::new(cx.raw());
+    let (ca, cert, key) = match config.text("certType") {
+        "" | "files" => config.files_or_uploads()?,
         "env" => (
-            from_env(cx.env(), text("caEnv"), "caEnv")?,
-            from_env(cx.env(), text("certEnv"), "certEnv")?,
-            from_env(cx.env(), text("keyEnv"), "keyEnv")?,
+            from_env(cx.env(), config.text("caEnv"), "caEnv")?,
+            from_env(cx.env(), config.text("certEnv"), "certEnv")?,
+            from_env(cx.env(), config.text("keyEnv"), "keyEnv")?,
         ),
-        "pfx" if !text("p12").is_empty() => return Err(ConfigError::field("p12", PFX_UNSUPPORTED)),
-        "pfx" if !credential("p12data").is_empty() => {
+        "pfx" if !config.text("p12").is_empty() => {
+            return Err(ConfigError::field("p12", PFX_UNSUPPORTED));
+        }
+        "pfx" if !config.credential("p12data").is_empty() => {
             return Err(ConfigError::field("p12data", PFX_UNSUPPORTED));
         }
         "pfx" => (None, None, None),
@@ -115,7 +104,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
             ));
         }
     };
-    let verify = match config.get("verifyservercert") {
+    let verify = match config.raw.get("verifyservercert") {
         None | Some(Json::Null) => None,
         Some(flag) => Some(flag != &Json::Bool(false)),
     };
@@ -124,10 +113,10 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
         ca,
         cert,
         key,
-        passphrase: non_empty(credential("passphrase")),
+        passphrase: non_empty(config.credential("passphrase")),
         verify_server_cert: verify.unwrap_or(true),
-        server_name: non_empty(text("servername")),
-        alpn: non_empty(text("alpnprotocol")).into_iter().collect(),
+        server_name: non_empty(config.text("servername")),
+        alpn: non_empty(config.text("alpnprotocol")).into_iter().collect(),
     };
     let client = ClientTls::new(&options).map_err(invalid)?;
     Ok(Arc::new(TlsConfig {
@@ -139,27 +128,51 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
 
 type Pem = Option<Vec<u8>>;
 
-/// `files`: the paths when any is set (the uploaded data is then ignored, as in Node-RED),
-/// else the uploaded data.
-fn files_or_inline<'a>(
-    config: &Map<String, Json>,
-    credential: impl Fn(&str) -> &'a str,
-) -> Result<(Pem, Pem, Pem), ConfigError> {
-    let path = |key: &str| config.get(key).and_then(Json::as_str).map_or("", str::trim);
-    let (ca, cert, key) = (path("ca"), path("cert"), path("key"));
-    if [ca, cert, key].iter().any(|p| !p.is_empty()) {
-        let read = |what: &'static str, p: &str| {
-            (!p.is_empty())
-                .then(|| tls::read_file(what, Path::new(p)).map_err(invalid))
-                .transpose()
-        };
-        return Ok((read("ca", ca)?, read("cert", cert)?, read("key", key)?));
+/// The node's config and the credentials that came with it.
+struct NodeConfig<'a> {
+    raw: &'a Map<String, Json>,
+    credentials: Option<&'a Map<String, Json>>,
+}
+
+impl<'a> NodeConfig<'a> {
+    fn new(raw: &'a Map<String, Json>) -> Self {
+        let credentials = raw.get("credentials").and_then(Json::as_object);
+        Self { raw, credentials }
     }
-    let data = |key: &str| {
-        let pem = credential(key);
-        (!pem.is_empty()).then(|| pem.as_bytes().to_vec())
-    };
-    Ok((data("cadata"), data("certdata"), data("keydata")))
+
+    /// A text setting, trimmed as Node-RED trims paths and names ("" when absent).
+    fn text(&self, key: &str) -> &'a str {
+        self.raw
+            .get(key)
+            .and_then(Json::as_str)
+            .map_or("", str::trim)
+    }
+
+    fn credential(&self, key: &str) -> &'a str {
+        self.credentials
+            .and_then(|c| c.get(key))
+            .and_then(Json::as_str)
+            .unwrap_or("")
+    }
+
+    /// `files`: the paths when any is set (the uploaded data is then ignored, as in
+    /// Node-RED), else the uploaded data. In the order ca, cert, key.
+    fn files_or_uploads(&self) -> Result<(Pem, Pem, Pem), ConfigError> {
+        let (ca, cert, key) = (self.text("ca"), self.text("cert"), self.text("key"));
+        if [ca, cert, key].iter().any(|p| !p.is_empty()) {
+            let read = |what: &'static str, path: &str| {
+                (!path.is_empty())
+                    .then(|| tls::read_file(what, Path::new(path)).map_err(invalid))
+                    .transpose()
+            };
+            return Ok((read("ca", ca)?, read("cert", cert)?, read("key", key)?));
+        }
+        let upload = |key: &str| {
+            let pem = self.credential(key);
+            (!pem.is_empty()).then(|| pem.as_bytes().to_vec())
+        };
+        Ok((upload("cadata"), upload("certdata"), upload("keydata")))
+    }
 }
 
 /// `env`: the PEM text of the variable named in setting `key`, if one is named.

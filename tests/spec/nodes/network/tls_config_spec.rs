@@ -114,7 +114,19 @@ struct Mosquitto {
 }
 
 impl Mosquitto {
+    /// Starts on a free port; tries another port when a parallel test took the one picked.
     async fn start(pki: &TestPki, require_certificate: bool) -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(pki, require_certificate).await {
+                Ok(broker) => return broker,
+                Err(log) => failures.push(log),
+            }
+        }
+        panic!("mosquitto did not start: {failures:#?}");
+    }
+
+    async fn try_start(pki: &TestPki, require_certificate: bool) -> Result<Self, String> {
         let port = free_port();
         let conf = pki.dir().join(format!("mosquitto-{port}.conf"));
         let log = pki.dir().join(format!("mosquitto-{port}.log"));
@@ -138,14 +150,11 @@ impl Mosquitto {
         while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             let exited = broker.child.try_wait().expect("mosquitto status");
             if exited.is_some() || tokio::time::Instant::now() > deadline {
-                panic!(
-                    "mosquitto did not listen on {port}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                return Err(std::fs::read_to_string(&log).unwrap_or_default());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        broker
+        Ok(broker)
     }
 }
 
