@@ -30,10 +30,12 @@ use ferrite_runtime::loose::{json_bool, json_f64, json_truthy};
 use ferrite_runtime::{Build, BuildCtx, ConfigError, ConfigNode, NodeDef, Role};
 use serde_json::{Map, Value as Json};
 
-use super::mqtt::client::{Client, Endpoint, Options};
+use super::mqtt::client::{Client, Dialer, Endpoint, Options, Stream};
 use super::mqtt::codec::{Properties, Publish, QoS, Version, Will};
 use super::mqtt::message;
 use super::mqtt::outbox::{Order, Policy};
+use super::tls::{self, ClientOptions, ClientTls};
+use super::tls_config::TlsConfig;
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "mqtt-broker",
@@ -49,6 +51,8 @@ pub struct MqttBroker {
     client: Client,
     config: Arc<Map<String, Json>>,
     reconnect_max: Duration,
+    /// The `tls-config` node's client settings, when `usetls` names one.
+    tls: Option<ClientTls>,
 }
 
 impl MqttBroker {
@@ -97,7 +101,7 @@ impl MqttBroker {
             }
         }
         config.insert("credentials".into(), Json::Object(credentials));
-        options(&config, self.reconnect_max)
+        options(&config, self.reconnect_max, self.tls.as_ref())
     }
 }
 
@@ -122,7 +126,21 @@ fn capitalised(s: &str) -> String {
 fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
     let config = cx.raw().clone();
     let reconnect_max = Duration::from_millis(cx.settings().mqtt_reconnect_time.max(100));
-    let options = options(&config, reconnect_max)?;
+    let tls = if config.get("usetls").is_some_and(json_bool)
+        && config
+            .get("tls")
+            .and_then(Json::as_str)
+            .is_some_and(|id| !id.is_empty())
+    {
+        let node: &TlsConfig = cx.config_node("tls")?;
+        Some(
+            node.client_for_broker(legacy_verify(&config))
+                .map_err(|e| ConfigError::field("tls", e))?,
+        )
+    } else {
+        None
+    };
+    let options = options(&config, reconnect_max, tls.as_ref())?;
     if !json_truthy(config.get("clientid").unwrap_or(&Json::Null))
         && config.get("cleansession").is_some_and(|v| !json_bool(v))
     {
@@ -139,6 +157,40 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
         client,
         config: Arc::new(config),
         reconnect_max,
+        tls,
+    }))
+}
+
+/// The broker node's legacy `verifyservercert` (false unless set, as in Node-RED).
+fn legacy_verify(config: &Map<String, Json>) -> bool {
+    config.get("verifyservercert").is_some_and(json_bool)
+}
+
+/// TLS over the TCP stream: the `tls-config` node's settings, or (no such node) the system
+/// CAs, checked only when the broker node's `verifyservercert` says so.
+fn dialer(config: &Map<String, Json>, tls: Option<&ClientTls>) -> Result<Dialer, ConfigError> {
+    let client = match tls {
+        Some(client) => client.clone(),
+        None => ClientTls::new(&ClientOptions {
+            verify_server_cert: legacy_verify(config),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| ConfigError::field("usetls", e))?,
+    };
+    let client = Arc::new(client);
+    Ok(Arc::new(move |tcp, endpoint: &Endpoint| {
+        let client = Arc::clone(&client);
+        let host = endpoint.host.clone();
+        Box::pin(async move {
+            let stream = tls::connect(tcp, &client, &host)
+                .await
+                .map_err(std::io::Error::other)?;
+            let (read, write) = tokio::io::split(stream);
+            Ok(Stream {
+                read: Box::new(read),
+                write: Box::new(write),
+            })
+        })
     }))
 }
 
@@ -173,8 +225,17 @@ fn bounded<T: TryFrom<i64>>(
 }
 
 /// The connection options the config describes.
-fn options(config: &Map<String, Json>, reconnect_max: Duration) -> Result<Options, ConfigError> {
+fn options(
+    config: &Map<String, Json>,
+    reconnect_max: Duration,
+    tls: Option<&ClientTls>,
+) -> Result<Options, ConfigError> {
     let endpoint = endpoint(config)?;
+    let dialer = if endpoint.tls {
+        Some(dialer(config, tls)?)
+    } else {
+        None
+    };
     let version = match (
         config.get("compatmode").is_some_and(json_bool),
         number(config, "protocolVersion").map(|n| n as i64),
@@ -236,7 +297,7 @@ fn options(config: &Map<String, Json>, reconnect_max: Duration) -> Result<Option
     });
     Ok(Options {
         endpoint,
-        dialer: None,
+        dialer,
         version,
         client_id,
         keep_alive,
@@ -475,7 +536,11 @@ mod tests {
     use serde_json::json;
 
     fn opts(config: Json) -> Result<Options, ConfigError> {
-        options(config.as_object().expect("object"), Duration::from_secs(5))
+        options(
+            config.as_object().expect("object"),
+            Duration::from_secs(5),
+            None,
+        )
     }
 
     #[test]

@@ -145,15 +145,15 @@ impl TestPki {
         }
     }
 
-    /// Mosquitto config lines for a TLS listener on `127.0.0.1:port` with the server
-    /// certificate, trusting the CA for client certificates.
-    pub fn mosquitto_listener(&self, port: u16, require_certificate: bool) -> String {
-        format!(
-            "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_certificate}\n",
-            self.ca.path.display(),
-            self.server.cert.path.display(),
-            self.server.key.path.display(),
-        )
+    /// Mosquitto's TLS listener files: this server certificate, trusting the CA for client
+    /// certificates, which it requires when `mutual`.
+    pub fn mosquitto_tls(&self, mutual: bool) -> super::mosquitto::TlsFiles {
+        super::mosquitto::TlsFiles {
+            ca: self.ca.path.clone(),
+            cert: self.server.cert.path.clone(),
+            key: self.server.key.path.clone(),
+            mutual,
+        }
     }
 }
 

@@ -61,16 +61,33 @@ impl Mosquitto {
         Self::start_with(Options::default())
     }
 
+    /// Starts on a free port (another one when a parallel test took it meanwhile).
     pub fn start_with(options: Options) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let mut broker = Self {
+                port: free_port(),
+                dir: tempfile::tempdir().expect("temp dir"),
+                child: None,
+            };
+            broker.write_conf(&options);
+            match broker.run() {
+                Ok(()) => return broker,
+                Err(log) => failures.push(log),
+            }
+        }
+        panic!("mosquitto did not start: {failures:#?}");
+    }
+
+    fn write_conf(&self, options: &Options) {
+        let port = self.port;
         let mut conf = format!(
             "listener {port} 127.0.0.1\nmax_queued_messages 1000000\nmax_inflight_messages 0\n\
              log_dest stderr\nlog_type error\n"
         );
         match &options.user {
             Some((user, password)) => {
-                let file = dir.path().join("passwd");
+                let file = self.dir.path().join("passwd");
                 let status = Command::new(binary("mosquitto_passwd"))
                     .args(["-b", "-c"])
                     .arg(&file)
@@ -96,39 +113,39 @@ impl Mosquitto {
             // test's directory; `user root` keeps it (ignored when not started as root).
             conf += &format!(
                 "persistence true\npersistence_location {}/\nuser root\n",
-                dir.path().display()
+                self.dir.path().display()
             );
         }
         if options.nodelay {
             conf += "set_tcp_nodelay true\n";
         }
-        std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write conf");
-        let mut broker = Self {
-            port,
-            dir,
-            child: None,
-        };
-        broker.run();
-        broker
+        std::fs::write(self.dir.path().join("mosquitto.conf"), conf).expect("write conf");
     }
 
-    fn run(&mut self) {
+    /// Runs the broker until it listens; its log when it does not.
+    fn run(&mut self) -> Result<(), String> {
+        let log_path = self.dir.path().join("mosquitto.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
         let child = Command::new(binary("mosquitto"))
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("mosquitto starts");
-        self.child = Some(child);
+        let child = self.child.insert(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen in 10 s"
-            );
+            let exited = child.try_wait().ok().flatten().is_some();
+            if exited || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                self.child = None;
+                return Err(std::fs::read_to_string(&log_path).unwrap_or_default());
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// Stops the broker as an operator would (SIGTERM: persistent state is saved).
@@ -144,7 +161,9 @@ impl Mosquitto {
     /// Starts it again on the same port.
     pub fn restart(&mut self) {
         self.stop();
-        self.run();
+        if let Err(log) = self.run() {
+            panic!("mosquitto did not start again: {log}");
+        }
     }
 
     /// A `mosquitto_sub` on this broker.
@@ -162,22 +181,29 @@ impl Mosquitto {
         assert!(status.success(), "mosquitto_pub {args:?} failed");
     }
 
-    /// Publishes every line as its own message (`mosquitto_pub -l`).
-    pub fn publish_lines(&self, args: &[&str], lines: impl IntoIterator<Item = String>) {
+    /// Publishes every line as its own message (`mosquitto_pub -l`) from a thread; the
+    /// handle tells whether `mosquitto_pub` succeeded.
+    pub fn publish_lines(
+        &self,
+        args: &[&str],
+        lines: Vec<String>,
+    ) -> std::thread::JoinHandle<bool> {
         let mut child = Command::new(binary("mosquitto_pub"))
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-l"])
             .args(args)
             .stdin(Stdio::piped())
             .spawn()
             .expect("mosquitto_pub runs");
-        {
-            let mut stdin = child.stdin.take().expect("stdin");
+        let mut stdin = child.stdin.take().expect("stdin");
+        std::thread::spawn(move || {
             for line in lines {
-                writeln!(stdin, "{line}").expect("write to mosquitto_pub");
+                if writeln!(stdin, "{line}").is_err() {
+                    break;
+                }
             }
-        }
-        let status = child.wait().expect("mosquitto_pub ends");
-        assert!(status.success(), "mosquitto_pub -l failed");
+            drop(stdin);
+            child.wait().is_ok_and(|status| status.success())
+        })
     }
 }
 

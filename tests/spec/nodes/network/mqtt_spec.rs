@@ -590,32 +590,10 @@ async fn no_qos1_message_is_lost_when_ferrite_is_killed_mid_stream() {
     std::fs::write(dir.path().join("flows.json"), flows.to_string()).expect("flows");
     let mut ferrite = Ferrite::start(dir.path());
     flowing(&broker, &sub, "kill/in").await;
-    let port = broker.port;
-    let publisher = std::thread::spawn(move || {
-        let lines = (1..=10_000u32).map(|i| i.to_string());
-        let mut child = std::process::Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-t",
-                "kill/in",
-                "-q",
-                "1",
-                "-l",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .expect("mosquitto_pub");
-        let mut stdin = child.stdin.take().expect("stdin");
-        for line in lines {
-            use std::io::Write;
-            writeln!(stdin, "{line}").expect("write");
-        }
-        drop(stdin);
-        child.wait().expect("mosquitto_pub ends")
-    });
+    let publisher = broker.publish_lines(
+        &["-t", "kill/in", "-q", "1"],
+        (1..=10_000u32).map(|i| i.to_string()).collect(),
+    );
     // Kill it mid-stream.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while sub.lines().len() < 3000 {
@@ -627,7 +605,7 @@ async fn no_qos1_message_is_lost_when_ferrite_is_killed_mid_stream() {
         .await
         .expect("join")
         .expect("publisher");
-    assert!(published.success(), "mosquitto_pub failed");
+    assert!(published, "mosquitto_pub failed");
     let before = sub.lines().len();
     assert!(before < 10_001, "Ferrite was killed after the stream ended");
     let _ferrite = Ferrite::start(dir.path());
@@ -647,4 +625,56 @@ async fn no_qos1_message_is_lost_when_ferrite_is_killed_mid_stream() {
         &missing[..missing.len().min(10)],
         std::fs::read_to_string(dir.path().join("ferrite.log")).unwrap_or_default()
     );
+}
+
+/// should connect over TLS with a self-signed CA and a client certificate (mutual TLS)
+#[tokio::test]
+async fn mutual_tls_with_a_self_signed_ca_and_a_client_certificate() {
+    use crate::support::mosquitto::Options;
+    let pki = crate::support::certs::TestPki::generate();
+    let broker = Mosquitto::start_with(Options {
+        tls: Some(pki.mosquitto_tls(true)),
+        ..Options::default()
+    });
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"broker": "localhost", "usetls": true, "tls": "tls1"})),
+        {"id": "tls1", "type": "tls-config", "ca": pki.ca.path, "cert": pki.client.cert.path,
+         "key": pki.client.key.path, "verifyservercert": true},
+        {"id": "in", "type": "mqtt in", "topic": "secure/#", "qos": "2", "datatype": "utf8",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "out", "type": "mqtt out", "topic": "secure/a", "qos": "2", "broker": "b1"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "in").await;
+    flow.receive("out", json!({"payload": "over tls"})).await;
+    let msg = flow.next("h").await;
+    assert_eq!(msg.payload(), Some(&Value::from("over tls")));
+    assert_eq!(msg.get("qos"), Some(&Value::from(2)));
+    flow.unload().await;
+}
+
+/// a broker certificate from an unknown CA is refused, and the log says what to set
+#[tokio::test]
+async fn an_untrusted_broker_certificate_is_refused_with_a_hint() {
+    use crate::support::mosquitto::Options;
+    let pki = crate::support::certs::TestPki::generate();
+    let broker = Mosquitto::start_with(Options {
+        tls: Some(pki.mosquitto_tls(false)),
+        ..Options::default()
+    });
+    let (logs, _guard) = crate::harness::capture_logs();
+    let flow = load(json!([
+        broker_node(broker.port, json!({"broker": "localhost", "usetls": true, "tls": "tls1"})),
+        {"id": "tls1", "type": "tls-config", "ca": pki.other_ca.path, "verifyservercert": true},
+        {"id": "out", "type": "mqtt out", "topic": "x", "broker": "b1"}
+    ]))
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !logs.text().contains("not signed by a trusted CA") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", logs.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    flow.unload().await;
 }

@@ -6,9 +6,6 @@
 //! sends an MQTT 3.1.1 CONNECT and reports the CONNACK bytes or the error. Peers: a real
 //! Mosquitto with a TLS listener, and for ALPN an in-process rustls server.
 
-use std::fs::File;
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::support::certs::TestPki;
+use crate::support::mosquitto::{Mosquitto, Options};
 
 /// MQTT 3.1.1 CONNECT: clean session, keepalive 60, empty client id.
 const CONNECT: [u8; 14] = [
@@ -108,68 +106,11 @@ async fn mqtt_connect(
 }
 
 /// A Mosquitto with a TLS listener on a free loopback port; killed on drop.
-struct Mosquitto {
-    child: Child,
-    port: u16,
-}
-
-impl Mosquitto {
-    /// Starts on a free port; tries another port when a parallel test took the one picked.
-    async fn start(pki: &TestPki, require_certificate: bool) -> Self {
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Self::try_start(pki, require_certificate).await {
-                Ok(broker) => return broker,
-                Err(log) => failures.push(log),
-            }
-        }
-        panic!("mosquitto did not start: {failures:#?}");
-    }
-
-    async fn try_start(pki: &TestPki, require_certificate: bool) -> Result<Self, String> {
-        let port = free_port();
-        let conf = pki.dir().join(format!("mosquitto-{port}.conf"));
-        let log = pki.dir().join(format!("mosquitto-{port}.log"));
-        std::fs::write(
-            &conf,
-            format!(
-                "{}allow_anonymous true\n",
-                pki.mosquitto_listener(port, require_certificate)
-            ),
-        )
-        .expect("write mosquitto.conf");
-        let child = Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("mosquitto starts (apt-get install -y mosquitto)");
-        let mut broker = Self { child, port };
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            let exited = broker.child.try_wait().expect("mosquitto status");
-            if exited.is_some() || tokio::time::Instant::now() > deadline {
-                return Err(std::fs::read_to_string(&log).unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(broker)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+fn mosquitto(pki: &TestPki, require_certificate: bool) -> Mosquitto {
+    Mosquitto::start_with(Options {
+        tls: Some(pki.mosquitto_tls(require_certificate)),
+        ..Options::default()
+    })
 }
 
 /// A tls-config node `t1` with `config`, and a probe using it wired to helper `h`.
@@ -246,7 +187,7 @@ fn assert_error(out: &Json, fragment: &str) {
 #[tokio::test]
 async fn connects_with_ca_cert_and_key_files() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, true).await;
+    let broker = mosquitto(&pki, true);
     assert_accepted(&probe(files(&pki), broker.port, "localhost").await);
     // The certificate holds 127.0.0.1 as an IP address: connecting by address verifies too.
     assert_accepted(&probe(files(&pki), broker.port, "127.0.0.1").await);
@@ -256,7 +197,7 @@ async fn connects_with_ca_cert_and_key_files() {
 #[tokio::test]
 async fn rejects_a_broker_signed_by_another_ca() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, false).await;
+    let broker = mosquitto(&pki, false);
     let config = json!({"ca": pki.other_ca.path, "verifyservercert": true});
     let out = probe(config, broker.port, "localhost").await;
     assert_error(&out, "TLS handshake with localhost failed");
@@ -267,7 +208,7 @@ async fn rejects_a_broker_signed_by_another_ca() {
 #[tokio::test]
 async fn verifyservercert_false_accepts_an_unknown_ca() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, false).await;
+    let broker = mosquitto(&pki, false);
     let config = json!({"ca": pki.other_ca.path, "verifyservercert": false});
     assert_accepted(&probe(config, broker.port, "localhost").await);
 }
@@ -276,7 +217,7 @@ async fn verifyservercert_false_accepts_an_unknown_ca() {
 #[tokio::test]
 async fn servername_overrides_the_host() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, false).await;
+    let broker = mosquitto(&pki, false);
     // Reached under an alias the certificate does not hold.
     let out = probe(json!({"ca": pki.ca.path}), broker.port, "broker.lan").await;
     assert_error(&out, "set servername");
@@ -288,7 +229,7 @@ async fn servername_overrides_the_host() {
 #[tokio::test]
 async fn mutual_tls_refuses_a_client_without_certificate() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, true).await;
+    let broker = mosquitto(&pki, true);
     let out = probe(json!({"ca": pki.ca.path}), broker.port, "localhost").await;
     assert_error(&out, "requires a client certificate");
     // A certificate from another CA is refused as well.
@@ -304,7 +245,7 @@ async fn mutual_tls_refuses_a_client_without_certificate() {
 #[tokio::test]
 async fn inline_credentials_are_used_when_paths_are_empty() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, true).await;
+    let broker = mosquitto(&pki, true);
     let config = json!({
         "certType": "files", "cert": "", "key": "", "ca": "",
         "certname": "client.pem", "keyname": "client.key", "caname": "ca.pem",
@@ -319,7 +260,7 @@ async fn inline_credentials_are_used_when_paths_are_empty() {
 #[tokio::test]
 async fn paths_win_over_uploaded_data() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, false).await;
+    let broker = mosquitto(&pki, false);
     let config = json!({
         "ca": pki.ca.path,
         "credentials": {"cadata": pki.other_ca.pem}
@@ -369,7 +310,7 @@ async fn passphrase_decrypts_an_encrypted_key() {
             .pem
             .contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
     );
-    let broker = Mosquitto::start(&pki, true).await;
+    let broker = mosquitto(&pki, true);
     let with = |passphrase: &str| {
         json!({
             "ca": pki.ca.path, "cert": pki.client.cert.path, "key": encrypted.path,
@@ -393,7 +334,7 @@ async fn passphrase_decrypts_an_encrypted_key() {
 #[tokio::test]
 async fn pkcs1_and_sec1_keys() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, true).await;
+    let broker = mosquitto(&pki, true);
     let sec1 = pki.client_key_sec1();
     assert!(sec1.pem.contains("-----BEGIN EC PRIVATE KEY-----"));
     let config = json!({"ca": pki.ca.path, "cert": pki.client.cert.path, "key": sec1.path});
@@ -408,7 +349,7 @@ async fn pkcs1_and_sec1_keys() {
 #[tokio::test]
 async fn env_cert_type_reads_environment_variables() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, true).await;
+    let broker = mosquitto(&pki, true);
     let config = json!({
         "z": "f1", "certType": "env",
         "caEnv": "TLS_CA", "certEnv": "${TLS_CERT}", "keyEnv": "TLS_KEY",
@@ -466,7 +407,7 @@ async fn pfx_is_not_supported_yet() {
 #[tokio::test]
 async fn broker_verifyservercert_applies_only_when_unset() {
     let pki = TestPki::generate();
-    let broker = Mosquitto::start(&pki, false).await;
+    let broker = mosquitto(&pki, false);
     let unset = json!({"ca": pki.other_ca.path});
     let out = probe_as_broker(
         unset.clone(),
