@@ -678,3 +678,104 @@ async fn an_untrusted_broker_certificate_is_refused_with_a_hint() {
     }
     flow.unload().await;
 }
+
+/// a shared subscription ($share/group/filter) spreads the messages over the group
+#[tokio::test]
+async fn a_shared_subscription_spreads_messages_over_its_members() {
+    let broker = Mosquitto::start();
+    let member = |id: &str, broker_id: &str, helper: &str| {
+        json!({"id": id, "type": "mqtt in", "topic": "$share/workers/jobs/#", "qos": "1",
+               "datatype": "utf8", "broker": broker_id, "wires": [[helper]]})
+    };
+    let mut second = broker_node(broker.port, json!({}));
+    second["id"] = json!("b2");
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        second,
+        member("in1", "b1", "h1"),
+        member("in2", "b2", "h2"),
+        {"id": "h1", "type": "helper"},
+        {"id": "h2", "type": "helper"}
+    ]))
+    .await;
+    connected(&mut flow, "in1").await;
+    connected(&mut flow, "in2").await;
+    // Both members must be subscribed before counting: probe until each got one.
+    let (mut got1, mut got2) = (Vec::new(), Vec::new());
+    let mut sent = 0;
+    while sent < 200 && (got1.is_empty() || got2.is_empty() || got1.len() + got2.len() < sent) {
+        sent += 1;
+        broker.publish(&["-t", "jobs/x", "-m", &sent.to_string(), "-q", "1"]);
+        for (helper, got) in [("h1", &mut got1), ("h2", &mut got2)] {
+            while let Some(msg) = flow.next_within(helper, Duration::from_millis(20)).await {
+                got.push(msg.payload().map(Value::to_js_string).unwrap_or_default());
+            }
+        }
+    }
+    assert!(
+        !got1.is_empty() && !got2.is_empty(),
+        "h1 {got1:?} h2 {got2:?}"
+    );
+    let mut all: Vec<String> = got1.iter().chain(&got2).cloned().collect();
+    all.sort_by_key(|s| s.parse::<u32>().unwrap_or(0));
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        got1.len() + got2.len(),
+        "a message went to both members"
+    );
+    flow.unload().await;
+}
+
+/// should report an error with what arrived when a json payload does not parse
+#[tokio::test]
+async fn a_payload_that_is_not_json_is_a_catchable_error() {
+    let broker = Mosquitto::start();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "in", "type": "mqtt in", "topic": "j/t", "qos": "0", "datatype": "json",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "c", "type": "catch", "scope": ["in"], "wires": [["caught"]]},
+        {"id": "h", "type": "helper"},
+        {"id": "caught", "type": "helper"}
+    ]))
+    .await;
+    connected(&mut flow, "in").await;
+    let mut caught = None;
+    for _ in 0..50 {
+        broker.publish(&["-t", "j/t", "-m", "{not json"]);
+        caught = flow.next_within("caught", Duration::from_millis(100)).await;
+        if caught.is_some() {
+            break;
+        }
+    }
+    let caught = caught.expect("an error was caught");
+    let error = caught.get("error").expect("msg.error").to_json();
+    assert_eq!(error["message"], "Failed to parse JSON string");
+    assert_eq!(caught.get("topic"), Some(&Value::from("j/t")));
+    broker.publish(&["-t", "j/t", "-m", "{\"ok\":true}"]);
+    let good = flow.next("h").await;
+    assert_eq!(
+        good.payload().map(Value::to_json_string).as_deref(),
+        Some("{\"ok\":true}")
+    );
+    flow.unload().await;
+}
+
+/// MQTT 3.1 (protocolVersion 3, MQIsdp) connects and carries messages
+#[tokio::test]
+async fn mqtt_3_1_connects_and_carries_messages() {
+    let broker = Mosquitto::start();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"protocolVersion": "3", "clientid": "old-plc"})),
+        {"id": "in", "type": "mqtt in", "topic": "v31/t", "qos": "1", "datatype": "utf8",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "out", "type": "mqtt out", "topic": "v31/t", "qos": "1", "broker": "b1"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    connected(&mut flow, "in").await;
+    flow.receive("out", json!({"payload": "legacy"})).await;
+    assert_eq!(flow.next("h").await.payload(), Some(&Value::from("legacy")));
+    flow.unload().await;
+}
