@@ -30,6 +30,7 @@ pub enum Version {
     V5,
 }
 
+/// Quality of service of a message or subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum QoS {
     #[default]
@@ -49,8 +50,10 @@ impl QoS {
     }
 }
 
-/// MQTT 5 properties. One struct for every packet: the codec writes whichever are set and
-/// reads whichever arrive (a property a packet may not carry is a protocol error).
+/// MQTT 5 properties. One struct for every packet: the codec writes whichever are set (set
+/// only those the packet may carry) and reads whichever arrive (a property the packet may
+/// not carry, a repeated one or a value the spec forbids, such as a Topic Alias of 0, is a
+/// malformed packet). User properties keep their order and repeats.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Properties {
     pub payload_format_indicator: Option<u8>,
@@ -82,8 +85,9 @@ pub struct Properties {
     pub shared_subscription_available: Option<u8>,
 }
 
-/// Properties of a packet: `None` when it carries none (always for 3.1 / 3.1.1). Boxed so
-/// the common packet without properties stays small.
+/// Properties of a packet: `None` when it carries none (always for 3.1 / 3.1.1; an empty
+/// property list decodes as `None`). Boxed so the common packet without properties stays
+/// small.
 pub type Props = Option<Box<Properties>>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +112,8 @@ pub enum Packet {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connect {
-    /// Decoding reads it from the packet; encoding writes the matching protocol name/level.
+    /// Decoding reads it from the packet; encoding writes the matching protocol name/level
+    /// and writes the whole CONNECT at this level, whatever version `encode` is given.
     pub version: Version,
     pub client_id: String,
     pub keep_alive: u16,
@@ -132,8 +137,9 @@ pub struct Will {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnAck {
+    /// 3.1 has no such flag: there it is written as 0 and read as false.
     pub session_present: bool,
-    /// The v3 return code (0 accepted, 1..5 refused) or the v5 reason code.
+    /// The v3 return code (0 accepted, 1..5 refused) or the v5 reason code, written as it is.
     pub code: u8,
     pub props: Props,
 }
@@ -181,7 +187,8 @@ pub struct SubscribeFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubAck {
     pub pkid: u16,
-    /// Granted QoS per filter, or 0x80 (and v5 reason codes) for a refusal.
+    /// Granted QoS per filter, or 0x80 (and v5 reason codes) for a refusal. Before v5 every
+    /// code above 2 is written as 0x80, and a code other than 0, 1, 2, 0x80 does not decode.
     pub codes: Vec<u8>,
     pub props: Props,
 }
@@ -248,7 +255,7 @@ impl Version {
         }
     }
 
-    /// The version a CONNECT's protocol name and level name, if we speak it.
+    /// The version a CONNECT's protocol name and level stand for, if we speak it.
     pub fn from_protocol(name: &str, level: u8) -> Option<Self> {
         match (name, level) {
             ("MQIsdp", 3) => Some(Self::V31),
@@ -580,12 +587,12 @@ fn write_connect<S: Sink>(c: &Connect, s: &mut S) -> Result<(), CodecError> {
     Ok(())
 }
 
-/// Takes the next whole packet off the front of `buf`; `Ok(None)` until one has arrived, and
-/// then `buf` is left as it was. A CONNECT is read whatever `version` says (it names its own
-/// level). The type, flags and size of a packet are checked as soon as its fixed header is
-/// in, so a packet over `max_packet_size` (whole packet, fixed header included) fails
-/// without waiting for its body. After an error the connection is unusable: the position of
-/// the next packet is unknown.
+/// Takes the next whole packet off the front of `buf`; `Ok(None)` (with `buf` untouched)
+/// until one has arrived. A CONNECT is read whatever `version` says (it names its own level).
+/// The type, flags and size of a packet are checked as soon as its fixed header is in, so a
+/// packet over `max_packet_size` (whole packet, fixed header included) fails without waiting
+/// for its body. Payloads and other binary fields are slices of `buf`'s memory, not copies.
+/// After an error the connection is unusable: where the next packet starts is unknown.
 pub fn decode(
     buf: &mut BytesMut,
     version: Version,

@@ -151,11 +151,13 @@ pub(super) fn read(r: &mut Reader<'_>, allowed: Allowed) -> Result<Props, CodecE
     while !r.is_empty() {
         let id = r.varint("property identifier")?;
         if !allowed.contains(id) {
-            let reason = match u8::try_from(id).ok().and_then(name) {
-                Some(name) => format!("property {name} (0x{id:02X}) is not allowed here"),
-                None => format!("unknown property identifier 0x{id:02X}"),
-            };
-            return Err(malformed(r.packet, reason));
+            return Err(match u8::try_from(id).ok().and_then(name) {
+                Some(name) => malformed(
+                    r.packet,
+                    format!("property {name} (0x{id:02X}) is not allowed here"),
+                ),
+                None => unknown(r.packet, id),
+            });
         }
         // `allowed` only holds identifiers below 64.
         let id = id as u8;
@@ -206,10 +208,15 @@ pub(super) fn read(r: &mut Reader<'_>, allowed: Allowed) -> Result<Props, CodecE
             SHARED_SUBSCRIPTION_AVAILABLE => {
                 once(r, id, &mut p.shared_subscription_available, flag)?
             }
-            _ => unreachable!("Allowed sets hold only known identifiers"),
+            // `allowed` holds only the identifiers above.
+            _ => return Err(unknown(r.packet, id.into())),
         }
     }
     Ok(Some(Box::new(p)))
+}
+
+fn unknown(packet: &'static str, id: usize) -> CodecError {
+    malformed(packet, format!("unknown property identifier 0x{id:02X}"))
 }
 
 fn prop_name(id: u8) -> &'static str {

@@ -24,6 +24,9 @@ pub(super) fn malformed(packet: &'static str, reason: impl Into<String>) -> Code
 
 /// Where encoded bytes go: the output buffer, or a [`Counter`] that only adds up lengths.
 pub(super) trait Sink {
+    /// Whether this is the measuring pass, which makes the checks the writing pass can skip.
+    const MEASURES: bool;
+
     fn u8(&mut self, v: u8);
     fn u16(&mut self, v: u16);
     fn u32(&mut self, v: u32);
@@ -33,6 +36,7 @@ pub(super) trait Sink {
 }
 
 impl Sink for BytesMut {
+    const MEASURES: bool = false;
     fn u8(&mut self, v: u8) {
         self.put_u8(v);
     }
@@ -63,6 +67,7 @@ impl Sink for BytesMut {
 pub(super) struct Counter(pub(super) usize);
 
 impl Sink for Counter {
+    const MEASURES: bool = true;
     fn u8(&mut self, _: u8) {
         self.0 += 1;
     }
@@ -96,10 +101,16 @@ pub(super) fn string<S: Sink>(
     packet: &'static str,
     what: &'static str,
 ) -> Result<(), CodecError> {
-    if v.as_bytes().contains(&0) {
+    if S::MEASURES && has_nul(v.as_bytes()) {
         return Err(malformed(packet, format!("the {what} contains U+0000")));
     }
     binary(s, v.as_bytes(), packet, what)
+}
+
+/// Faster than `contains(&0)` on the short strings of MQTT: without an early exit the loop
+/// is vectorised, where `contains` calls `memchr`.
+fn has_nul(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |nul, &b| nul | (b == 0))
 }
 
 pub(super) fn binary<S: Sink>(
@@ -197,7 +208,7 @@ impl<'a> Reader<'a> {
         let bytes = self.take(usize::from(len), what)?;
         let text = std::str::from_utf8(bytes)
             .map_err(|_| malformed(self.packet, format!("the {what} is not valid UTF-8")))?;
-        if bytes.contains(&0) {
+        if has_nul(bytes) {
             return Err(malformed(
                 self.packet,
                 format!("the {what} contains U+0000"),
