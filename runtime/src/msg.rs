@@ -110,6 +110,13 @@ impl Msg {
         self.1.take()
     }
 
+    /// For a node that keeps messages for later (delay, trigger, join, batch, sort): the
+    /// source acknowledges the message now instead of when the node lets go of it, so held
+    /// messages never stall a broker's in-flight window.
+    pub fn release_receipt(&mut self) {
+        self.1 = None;
+    }
+
     /// Moves this message's receipt onto `other`, a message built to replace it.
     pub fn pass_receipt_to(&mut self, other: &mut Msg) {
         if let Some(receipt) = self.1.take() {

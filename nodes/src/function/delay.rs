@@ -666,7 +666,8 @@ impl Node for Delay {
         Ok(())
     }
 
-    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        msg.release_receipt();
         match self.pause {
             Pause::Delay | Pause::DelayV | Pause::Random => self.hold_input(msg, cx).await,
             Pause::Rate => return self.rate_input(msg, cx).await,

@@ -458,7 +458,8 @@ impl Trigger {
 
 #[async_trait]
 impl Node for Trigger {
-    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        msg.release_receipt();
         let mut delay_ms = self.duration_ms;
         if self.override_delay
             && let Some(delay) = msg.get("delay").and_then(Value::parse_float)

@@ -222,7 +222,8 @@ impl Node for Batch {
         Ok(())
     }
 
-    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        msg.release_receipt();
         // Held messages are done when their sequence is sent or dropped (`cx.done`).
         cx.defer_done();
         if msg.get("reset").is_some() {

@@ -893,6 +893,7 @@ impl Join {
 #[async_trait]
 impl Node for Join {
     async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        msg.release_receipt();
         if let Some(path) = &self.property
             && parent_missing(&msg, path)
         {

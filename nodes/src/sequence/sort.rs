@@ -215,7 +215,8 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 
 #[async_trait]
 impl Node for Sort {
-    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        msg.release_receipt();
         // Held messages are done when their sequence is sent or dropped (`cx.done`).
         cx.defer_done();
         match &self.mode {

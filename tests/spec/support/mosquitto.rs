@@ -21,6 +21,9 @@ pub struct Options {
     pub persistence: bool,
     /// Sets `set_tcp_nodelay true` (latency tests).
     pub nodelay: bool,
+    /// QoS 1/2 messages sent to a client before it acknowledges (`None`: no limit;
+    /// Mosquitto's own default is 20).
+    pub max_inflight: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,8 +85,9 @@ impl Mosquitto {
     fn write_conf(&self, options: &Options) {
         let port = self.port;
         let mut conf = format!(
-            "listener {port} 127.0.0.1\nmax_queued_messages 1000000\nmax_inflight_messages 0\n\
-             log_dest stderr\nlog_type error\n"
+            "listener {port} 127.0.0.1\nmax_queued_messages 1000000\nmax_inflight_messages {}\n\
+             log_dest stderr\nlog_type error\n",
+            options.max_inflight.unwrap_or(0)
         );
         match &options.user {
             Some((user, password)) => {

@@ -720,7 +720,7 @@ impl Actor {
                 qos,
             } => {
                 if let Some(live) = self.live.as_mut().filter(|_| generation == self.generation) {
-                    let ack = ack_for(pkid);
+                    let ack = Ack::new(pkid);
                     let packet = match qos {
                         QoS::ExactlyOnce => Packet::PubRec(ack),
                         _ => Packet::PubAck(ack),
@@ -761,7 +761,7 @@ impl Actor {
                     } else {
                         live.released.insert(ack.pkid, done);
                         encode(
-                            &Packet::PubRel(ack_for(ack.pkid)),
+                            &Packet::PubRel(Ack::new(ack.pkid)),
                             live.version,
                             &mut self.write_buf,
                         );
@@ -775,7 +775,7 @@ impl Actor {
             }
             Packet::PubRel(ack) => {
                 encode(
-                    &Packet::PubComp(ack_for(ack.pkid)),
+                    &Packet::PubComp(Ack::new(ack.pkid)),
                     live.version,
                     &mut self.write_buf,
                 );
@@ -1191,14 +1191,6 @@ fn settle(mut outgoing: Outgoing, acked_rows: &mut Vec<i64>) {
     }
     if let Some(accepted) = outgoing.accepted.take() {
         let _ = accepted.send(());
-    }
-}
-
-fn ack_for(pkid: u16) -> Ack {
-    Ack {
-        pkid,
-        reason: 0,
-        props: None,
     }
 }
 

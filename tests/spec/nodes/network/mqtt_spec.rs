@@ -779,3 +779,45 @@ async fn mqtt_3_1_connects_and_carries_messages() {
     assert_eq!(flow.next("h").await.payload(), Some(&Value::from("legacy")));
     flow.unload().await;
 }
+
+/// a join holding more QoS 1 messages than the broker's in-flight window does not stall:
+/// held messages are acknowledged when the join takes them
+#[tokio::test]
+async fn a_join_holding_more_than_the_inflight_window_does_not_stall() {
+    use crate::support::mosquitto::Options;
+    let broker = Mosquitto::start_with(Options {
+        max_inflight: Some(20),
+        ..Options::default()
+    });
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "in", "type": "mqtt in", "topic": "many/t", "qos": "1", "datatype": "utf8",
+         "broker": "b1", "wires": [["j"]]},
+        {"id": "j", "type": "join", "mode": "custom", "build": "array", "count": "50",
+         "property": "payload", "propertyType": "msg", "joiner": "\\n", "joinerType": "str",
+         "accumulate": false, "timeout": "", "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    connected(&mut flow, "in").await;
+    // Published with the subscription in place (it is made on connect, before anything).
+    let publisher = broker.publish_lines(
+        &["-t", "many/t", "-q", "1"],
+        (1..=50u32).map(|i| i.to_string()).collect(),
+    );
+    let joined = flow
+        .next_within("h", Duration::from_secs(10))
+        .await
+        .expect("the join completed");
+    assert_eq!(
+        joined.payload().and_then(Value::as_array).map(Vec::len),
+        Some(50)
+    );
+    assert!(
+        tokio::task::spawn_blocking(move || publisher.join())
+            .await
+            .expect("join")
+            .expect("thread")
+    );
+    flow.unload().await;
+}
