@@ -1,0 +1,272 @@
+//! MQTT flow benchmark: the `ferrite` binary (built by `cargo bench` with the release
+//! profile) driven by the shared harness in `../shared/bench` (`run_bench.py`) against a
+//! Mosquitto on loopback, with the harness's flows in their rhai form: mqtt in → json →
+//! change → rhai → json → mqtt out at QoS 0 (`pipeline`) and QoS 1 (`qos1`), plus `fanout`
+//! and `idle`, then the latency runs against a broker with TCP_NODELAY.
+//!
+//! It prints the harness's tables next to the Node-RED 5.0.7 anchor measured on this
+//! machine class and checks issue 5's targets: ≥ 65,000 msg/s at QoS 0 and ≥ 40,000 at
+//! QoS 1 (200k-message burst), ≤ 10 µs of CPU per message at 5,000 msg/s, p99 < 0.5 ms at
+//! 1,000 msg/s (no-Nagle broker), < 15 MB RSS after start, < 60 MB at the peak of a burst,
+//! < 50 ms from start to the first message.
+//!
+//! `cargo bench --bench mqtt [-- --quick]`: `--quick` runs one repeat with a 50k burst and
+//! 5-second rate runs (a smoke check, not numbers to report). Env `FERRITE_BENCH_HARNESS`
+//! points at the harness folder when it is not `../shared/bench`; `BENCH_REPEATS` (3) and
+//! `BENCH_NICE` (-20 when root) pass through. Needs python3 and mosquitto. Exits non-zero
+//! when the harness fails; a missed target is reported, not a failure (the numbers depend
+//! on the machine).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use serde_json::Value as Json;
+
+/// The issue's targets, as (what, flow, json path in the harness's median table, bound).
+struct Target {
+    what: &'static str,
+    flow: &'static str,
+    key: &'static [&'static str],
+    at_most: Option<f64>,
+    at_least: Option<f64>,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        what: "QoS 0 throughput msg/s",
+        flow: "pipeline",
+        key: &["saturation", "throughput"],
+        at_most: None,
+        at_least: Some(65_000.0),
+    },
+    Target {
+        what: "QoS 1 throughput msg/s",
+        flow: "qos1",
+        key: &["saturation", "throughput"],
+        at_most: None,
+        at_least: Some(40_000.0),
+    },
+    Target {
+        what: "CPU µs/msg at 5,000 msg/s",
+        flow: "pipeline",
+        key: &["latency", "5000", "runtime_cpu_us_per_msg"],
+        at_most: Some(10.0),
+        at_least: None,
+    },
+    Target {
+        what: "RSS after start MB",
+        flow: "pipeline",
+        key: &["rss_start_mb"],
+        at_most: Some(15.0),
+        at_least: None,
+    },
+    Target {
+        what: "peak RSS MB",
+        flow: "pipeline",
+        key: &["saturation", "peak_rss_mb"],
+        at_most: Some(60.0),
+        at_least: None,
+    },
+    Target {
+        what: "start to first message s",
+        flow: "pipeline",
+        key: &["startup_s"],
+        at_most: Some(0.05),
+        at_least: None,
+    },
+];
+
+const NODELAY_TARGET: Target = Target {
+    what: "p99 ms at 1,000 msg/s (no-Nagle broker)",
+    flow: "pipeline",
+    key: &["latency", "1000", "lat_ms", "p99"],
+    at_most: Some(0.5),
+    at_least: None,
+};
+
+fn harness() -> anyhow::Result<PathBuf> {
+    let dir = match std::env::var_os("FERRITE_BENCH_HARNESS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench"),
+    };
+    if !dir.join("run_bench.py").exists() {
+        bail!(
+            "the MQTT bench harness is not at {} (set FERRITE_BENCH_HARNESS to the folder with run_bench.py)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs `run_bench.py` and returns the results file it wrote.
+fn run(
+    harness: &Path,
+    label: &str,
+    flows: &str,
+    extra: &[&str],
+    quick: bool,
+) -> anyhow::Result<PathBuf> {
+    let out = std::env::temp_dir().join("ferrite-mqtt-bench");
+    let work = out.join("work");
+    // The harness names run folders after the flow, which for ours includes `flows-rhai/`.
+    std::fs::create_dir_all(work.join("flows-rhai")).context("bench work folder")?;
+    let cmd = format!(
+        "{} --userdir {{userdir}} {{flows}}",
+        env!("CARGO_BIN_EXE_ferrite")
+    );
+    let repeats = std::env::var("BENCH_REPEATS").unwrap_or_else(|_| "3".into());
+    let mut command = Command::new("python3");
+    command
+        .current_dir(harness)
+        .arg("run_bench.py")
+        .args(["--label", label, "--broker", "start", "--flows", flows])
+        .args(["--cmd", &cmd])
+        .arg("--workdir")
+        .arg(&work)
+        .arg("--out")
+        .arg(&out)
+        .args(extra);
+    if quick {
+        command.args([
+            "--repeats",
+            "1",
+            "-n",
+            "50000",
+            "--lat-seconds",
+            "5",
+            "--idle-seconds",
+            "10",
+        ]);
+    } else {
+        command.args(["--repeats", &repeats]);
+    }
+    let nice = std::env::var("BENCH_NICE")
+        .ok()
+        .or_else(|| is_root().then(|| "-20".into()));
+    if let Some(nice) = nice {
+        command.args(["--nice", &nice]);
+    }
+    let before = std::time::SystemTime::now();
+    let status = command.status().context("running python3 run_bench.py")?;
+    if !status.success() {
+        bail!("run_bench.py failed ({status})");
+    }
+    // The newest results file of this label.
+    let newest = std::fs::read_dir(&out)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(label))
+        })
+        .filter(|p| {
+            p.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m >= before)
+        })
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
+    newest.context("run_bench.py wrote no results file")
+}
+
+/// The median of a value over the runs of `flow` in a results file (the uncontended ones
+/// when there are any, as the harness's own tables do).
+fn median(results: &Json, flow: &str, key: &[&str]) -> Option<f64> {
+    let runs = results.get("runs")?.as_array()?;
+    let quiet: Vec<&Json> = runs
+        .iter()
+        .filter(|r| r.get("contended") != Some(&Json::Bool(true)))
+        .collect();
+    let runs: Vec<&Json> = if quiet.is_empty() {
+        runs.iter().collect()
+    } else {
+        quiet
+    };
+    let mut values: Vec<f64> = runs
+        .into_iter()
+        .filter(|r| {
+            r.get("flow")
+                .and_then(Json::as_str)
+                .is_some_and(|f| f.ends_with(&format!("{flow}.json")) || f == flow)
+        })
+        .filter_map(|r| key.iter().try_fold(r, |v, k| v.get(k))?.as_f64())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+fn check(results: &Json, target: &Target) -> String {
+    match median(results, target.flow, target.key) {
+        None => format!("| {} | not measured | |", target.what),
+        Some(v) => {
+            let (bound, ok) = match (target.at_most, target.at_least) {
+                (Some(max), _) => (format!("≤ {max}"), v <= max),
+                (_, Some(min)) => (format!("≥ {min}"), v >= min),
+                _ => (String::new(), true),
+            };
+            let mark = if ok { "met" } else { "MISSED" };
+            format!("| {} | {v:.3} | {bound} {mark} |", target.what)
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; ours is `--quick`.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let harness = harness()?;
+    let flows =
+        "flows-rhai/pipeline.json,flows-rhai/qos1.json,flows-rhai/fanout.json,flows-rhai/idle.json";
+    let main_run = run(&harness, "ferrite", flows, &[], quick)?;
+    let nodelay_run = run(
+        &harness,
+        "ferrite-nodelay",
+        "flows-rhai/pipeline.json,flows-rhai/qos1.json",
+        &["--broker-nodelay"],
+        quick,
+    )?;
+    for (anchor, ours) in [
+        ("results/nodered-5.0.7-20261122-150952.json", &main_run),
+        (
+            "results/nodered-5.0.7-nodelay-20261122-153548.json",
+            &nodelay_run,
+        ),
+    ] {
+        let status = Command::new("python3")
+            .current_dir(&harness)
+            .arg("report.py")
+            .arg(anchor)
+            .arg(ours)
+            .status()
+            .context("running report.py")?;
+        if !status.success() {
+            bail!("report.py failed");
+        }
+    }
+    let read = |p: &Path| -> anyhow::Result<Json> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(p)?)?)
+    };
+    let (main_results, nodelay_results) = (read(&main_run)?, read(&nodelay_run)?);
+    println!("\nIssue 5 targets (medians)\n\n| target | measured | bound |\n|---|---|---|");
+    for target in TARGETS {
+        println!("{}", check(&main_results, target));
+    }
+    println!("{}", check(&nodelay_results, &NODELAY_TARGET));
+    println!(
+        "\nraw: {} and {}",
+        main_run.display(),
+        nodelay_run.display()
+    );
+    Ok(())
+}
