@@ -67,7 +67,21 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_writer(writer)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let settings = match load_settings(&cli.options) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("ferrite: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // One worker by default: a message crosses several node tasks, and on one thread each
+    // hop is a queue push, not a wake-up of another thread (measured in benches/mqtt.rs).
+    // A script that runs long moves off it (block_in_place), so it never stalls the rest.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.worker_threads())
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ferrite: cannot start the async runtime: {e}");
@@ -76,8 +90,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Check { flows }) => check(&flows, &cli.options).await,
-            None => run(cli.flows, &cli.options).await,
+            Some(Command::Check { flows }) => check(&flows, settings).await,
+            None => run(cli.flows, settings).await,
         }
     });
     match result {
@@ -123,8 +137,7 @@ fn read_flows(path: &Path) -> Result<Vec<Json>> {
         .map_err(|report| anyhow::anyhow!("{}: {}", path.display(), report.to_string().trim_end()))
 }
 
-async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
-    let mut settings = load_settings(options)?;
+async fn check(flows: &Path, mut settings: Settings) -> Result<ExitCode> {
     // A check touches no user directory: no database, memory context only.
     settings.user_dir = None;
     settings.context_storage.clear();
@@ -140,9 +153,8 @@ async fn check(flows: &Path, options: &Options) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-async fn run(flows: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
+async fn run(flows: Option<PathBuf>, settings: Settings) -> Result<ExitCode> {
     let shutdown = Shutdown::install();
-    let settings = load_settings(options)?;
     let user_dir = settings.user_dir.clone().unwrap_or_default();
     std::fs::create_dir_all(&user_dir)
         .with_context(|| format!("creating {}", user_dir.display()))?;

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Messages a node's inbox holds before its senders wait (backpressure).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub node_inbox_capacity: u64,
+    /// Threads running flows (Ferrite's own setting; 0 or missing: 1, see `src/main.rs`).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub worker_threads: u64,
     /// Longest wait, in ms, between attempts to reach an MQTT broker (`mqttReconnectTime`).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub mqtt_reconnect_time: u64,
@@ -60,6 +63,7 @@ impl Default for Settings {
             node_message_buffer_max_length: 0,
             node_inbox_capacity: 1024,
             mqtt_reconnect_time: 5000,
+            worker_threads: 1,
         }
     }
 }
@@ -74,6 +78,12 @@ impl Settings {
         usize::try_from(self.node_message_buffer_max_length)
             .ok()
             .filter(|n| *n > 0)
+    }
+
+    pub fn worker_threads(&self) -> usize {
+        usize::try_from(self.worker_threads)
+            .unwrap_or(1)
+            .clamp(1, 256)
     }
 
     pub fn inbox_capacity(&self) -> usize {
