@@ -56,10 +56,13 @@ impl Message {
         self.expires.is_some_and(|at| at <= now)
     }
 
-    /// The seconds left of its expiry interval, as forwarded copies must carry it.
+    /// The seconds left of its expiry interval, as forwarded copies must carry it (rounded
+    /// up: a message forwarded at once keeps its whole interval).
     pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
         self.expires.map(|at| {
-            u32::try_from(at.saturating_duration_since(now).as_secs()).unwrap_or(u32::MAX)
+            let left = at.saturating_duration_since(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            u32::try_from(secs).unwrap_or(u32::MAX)
         })
     }
 }

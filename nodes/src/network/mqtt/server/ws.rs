@@ -45,6 +45,10 @@ fn choose_subprotocol(request: &Request, mut response: Response) -> Response {
     response
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "the handshake callback's error type is tungstenite's HTTP response"
+)]
 pub(super) async fn serve<S>(
     broker: Arc<Broker>,
     stream: S,
