@@ -71,7 +71,7 @@ impl Default for ServerConfig {
             tls: None,
             max_packet_size: 16 * 1024 * 1024,
             max_queued: 10_000,
-            max_queued_qos0: 1_000,
+            max_queued_qos0: 10_000,
             max_inflight: 1_024,
             connect_timeout: Duration::from_secs(10),
             publish_events: false,

@@ -25,6 +25,9 @@ use crate::network::mqtt::topic;
 const READ_CHUNK: usize = 64 * 1024;
 /// Queued messages are encoded until the write buffer holds this much.
 const HIGH_WATER: usize = 64 * 1024;
+/// A client that does not read its acknowledgements is not read from either beyond this
+/// much unsent output: its memory stays bounded.
+const MAX_UNSENT: usize = 1024 * 1024;
 /// How long a closing connection may take to get its last packets (DISCONNECT) out.
 const FAREWELL: Duration = Duration::from_millis(500);
 
@@ -288,9 +291,8 @@ pub(super) async fn serve<R, W>(
     let kick = Arc::new(Notify::new());
     let mut conn = match accept(&broker, connect, address, &kick).await {
         Ok(conn) => conn,
-        Err((mut out, client, refusal)) => {
+        Err((out, client, refusal)) => {
             farewell(&mut writer, &out.buf).await;
-            out.buf.clear();
             connection_error(&broker, Some(client), refusal.text().to_owned()).await;
             return;
         }
@@ -580,7 +582,7 @@ impl Conn {
                         }
                     }
                 }
-                read = reader.read_buf(rbuf) => {
+                read = reader.read_buf(rbuf), if pending < MAX_UNSENT => {
                     match read {
                         Ok(0) => return End::Closed,
                         Err(e) => return End::Io(e),
