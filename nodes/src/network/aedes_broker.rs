@@ -277,11 +277,13 @@ impl Node for AedesBroker {
     }
 
     async fn on_close(&mut self, _removed: bool, _cx: &mut NodeCtx) {
-        if let Some(server) = self.server.take() {
-            server.close().await;
-        }
+        // Events are dropped from here on: a connection reporting its end must not wait
+        // for a node that no longer reads.
         if let Some(forwarder) = self.forwarder.take() {
             forwarder.abort();
+        }
+        if let Some(server) = self.server.take() {
+            server.close().await;
         }
     }
 }
