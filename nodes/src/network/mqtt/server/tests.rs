@@ -894,3 +894,116 @@ async fn server_speaks_mqtt_over_websocket() {
     assert!(matches!(&packets[2], Packet::Publish(p) if &p.payload[..] == b"over ws"));
     server.close().await;
 }
+
+/// A v5 CONNECT that keeps its session `expiry` seconds after the connection.
+fn lasting(id: &str, expiry: u32) -> Connect {
+    let mut c = connect_packet(id, Version::V5);
+    c.clean_start = false;
+    c.props = props(|p| p.session_expiry_interval = Some(expiry));
+    c
+}
+
+#[tokio::test]
+async fn server_v5_session_ends_after_its_expiry_interval() {
+    let server = broker().await;
+    let (client, ack) = Client::open(&server, lasting("brief", 1)).await;
+    assert!(!ack.session_present);
+    drop(client);
+    eventually("brief offline", || server.connected_clients() == 0).await;
+    let (client, ack) = Client::open(&server, lasting("brief", 1)).await;
+    assert!(ack.session_present, "kept within its expiry");
+    drop(client);
+    eventually("brief offline", || server.connected_clients() == 0).await;
+    // Not synchronisation: the expiry timer has to run out.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (_client, ack) = Client::open(&server, lasting("brief", 1)).await;
+    assert!(!ack.session_present, "gone after 1 s offline");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn server_will_delay_waits_and_a_resumed_session_cancels_it() {
+    let server = broker().await;
+    let mut watcher = Client::connected(&server, "watcher", Version::V5).await;
+    watcher
+        .subscribe(vec![filter("will/#", QoS::AtMostOnce)])
+        .await;
+    let delayed = |id: &str| {
+        let mut c = lasting(id, 60);
+        let mut w = will(&format!("will/{id}"), id);
+        w.props = props(|p| p.will_delay_interval = Some(1));
+        c.will = Some(w);
+        c
+    };
+    let (client, _) = Client::open(&server, delayed("back")).await;
+    drop(client);
+    eventually("back offline", || server.connected_clients() == 1).await;
+    let (_back, ack) = Client::open(&server, delayed("back")).await;
+    assert!(ack.session_present);
+    let (client, _) = Client::open(&server, delayed("away")).await;
+    let dropped = std::time::Instant::now();
+    drop(client);
+    let will = watcher.recv_publish().await;
+    assert_eq!(will.topic, "will/away", "only the client that stayed away");
+    assert!(dropped.elapsed() >= Duration::from_millis(900));
+    assert!(
+        watcher
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn server_speaks_mqtt_3_1() {
+    let server = broker().await;
+    let mut old = Client::connected(&server, "old", Version::V31).await;
+    old.subscribe(vec![filter("t", QoS::AtLeastOnce)]).await;
+    let mut new = Client::connected(&server, "new", Version::V5).await;
+    new.publish(publish("t", "to 3.1", QoS::AtLeastOnce, 1))
+        .await;
+    let p = old.recv_publish().await;
+    assert_eq!((&p.payload[..], p.qos), (&b"to 3.1"[..], QoS::AtLeastOnce));
+    server.close().await;
+}
+
+#[tokio::test]
+async fn server_skips_messages_larger_than_the_clients_maximum_packet_size() {
+    let server = broker().await;
+    let mut c = connect_packet("small", Version::V5);
+    c.props = props(|p| p.maximum_packet_size = Some(100));
+    let (mut small, _) = Client::open(&server, c).await;
+    small.subscribe(vec![filter("t", QoS::AtLeastOnce)]).await;
+    let mut publisher = Client::connected(&server, "pub", Version::V5).await;
+    publisher
+        .publish(publish("t", &"x".repeat(200), QoS::AtLeastOnce, 1))
+        .await;
+    publisher
+        .publish(publish("t", "fits", QoS::AtLeastOnce, 2))
+        .await;
+    assert_eq!(&small.recv_publish().await.payload[..], b"fits");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn server_reports_a_keepalive_timeout() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let server = start(config(), Some(tx)).await.expect("starts");
+    let mut c = connect_packet("sleepy", Version::V311);
+    c.keep_alive = 1;
+    let (mut client, _) = Client::open(&server, c).await;
+    client.closed().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("a keepaliveTimeout event within 3 s")
+            .expect("channel open");
+        if let ServerEvent::KeepaliveTimeout(client) = event {
+            assert_eq!(client.id, "sleepy");
+            break;
+        }
+    }
+    server.close().await;
+}
