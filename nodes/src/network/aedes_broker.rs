@@ -57,8 +57,6 @@ struct AedesBroker {
     config: Option<ServerConfig>,
     /// `dburl` was set (and is ignored).
     dburl: bool,
-    /// Whether client objects carry `user` (credentials are checked).
-    auth: bool,
     server: Option<Server>,
     forwarder: Option<JoinHandle<()>>,
 }
@@ -136,7 +134,6 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         .and_then(Json::as_array)
         .is_some_and(|targets| !targets.is_empty());
     Ok(Box::new(AedesBroker {
-        auth: credentials.is_some(),
         config: Some(ServerConfig {
             port: mqtt_port,
             ws_port,
@@ -312,7 +309,7 @@ impl AedesBroker {
         let (topic, client, update_status) = match event {
             ServerEvent::Publish { client, packet } => {
                 payload.insert("packet".into(), packet_value(packet));
-                let client = client.map_or(Value::Null, |c| self.client_value(&c));
+                let client = client.map_or(Value::Null, |c| client_value(&c));
                 payload.insert("client".into(), client);
                 cx.send_to(1, event_msg("publish", payload)).await;
                 return;
@@ -343,45 +340,45 @@ impl AedesBroker {
                 ("unsubscribe", Some(client), false)
             }
         };
-        let client = client.map_or(Value::Null, |c| self.client_value(&c));
+        let client = client.map_or(Value::Null, |c| client_value(&c));
         payload.insert("client".into(), client);
         cx.send(event_msg(topic, payload)).await;
         if update_status && let Some(server) = &self.server {
             cx.status(connected(server.connected_clients())).await;
         }
     }
+}
 
-    /// The client as aedes' client object shows it in a message.
-    fn client_value(&self, client: &ClientInfo) -> Value {
-        let mut obj = Map::new();
-        obj.insert("id".into(), client.id.clone().into());
-        let level: i64 = match client.version {
-            Version::V31 => 3,
-            Version::V311 => 4,
-            Version::V5 => 5,
-        };
-        obj.insert("version".into(), level.into());
-        obj.insert("clean".into(), client.clean.into());
-        obj.insert("keepalive".into(), i64::from(client.keep_alive).into());
-        if let Some(will) = &client.will {
-            let mut w = Map::new();
-            w.insert("topic".into(), will.topic.clone().into());
-            w.insert("payload".into(), will.payload.clone().into());
-            w.insert("qos".into(), i64::from(will.qos as u8).into());
-            w.insert("retain".into(), will.retain.into());
-            obj.insert("will".into(), Value::Object(w));
-        }
-        if self.auth
-            && client.authenticated
-            && let Some(user) = &client.username
-        {
-            obj.insert("user".into(), user.clone().into());
-        }
-        if let Some(address) = client.address {
-            obj.insert("address".into(), address.to_string().into());
-        }
-        Value::Object(obj)
+/// The client as aedes' client object shows it in a message.
+fn client_value(client: &ClientInfo) -> Value {
+    let mut obj = Map::new();
+    obj.insert("id".into(), client.id.clone().into());
+    let level: i64 = match client.version {
+        Version::V31 => 3,
+        Version::V311 => 4,
+        Version::V5 => 5,
+    };
+    obj.insert("version".into(), level.into());
+    obj.insert("clean".into(), client.clean.into());
+    obj.insert("keepalive".into(), i64::from(client.keep_alive).into());
+    if let Some(will) = &client.will {
+        let mut w = Map::new();
+        w.insert("topic".into(), will.topic.clone().into());
+        w.insert("payload".into(), will.payload.clone().into());
+        w.insert("qos".into(), i64::from(will.qos as u8).into());
+        w.insert("retain".into(), will.retain.into());
+        obj.insert("will".into(), Value::Object(w));
     }
+    // aedes sets `client.user` when it checked the credentials.
+    if client.authenticated
+        && let Some(user) = &client.username
+    {
+        obj.insert("user".into(), user.clone().into());
+    }
+    if let Some(address) = client.address {
+        obj.insert("address".into(), address.to_string().into());
+    }
+    Value::Object(obj)
 }
 
 /// A PUBLISH as mqtt.js (and so aedes) shows a packet, MQTT 5 properties included.
