@@ -248,7 +248,8 @@ impl Server {
     }
 
     /// Stops listening, disconnects every client (MQTT 5 ones with "server shutting down")
-    /// and returns once the ports are free: within about [`listener::CLOSE_GRACE`].
+    /// and returns once the ports are free: within about 2 s (connections still open then
+    /// are cut off).
     pub async fn close(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
