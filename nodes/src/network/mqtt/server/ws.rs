@@ -1,0 +1,124 @@
+//! MQTT over WebSocket: the HTTP upgrade (subprotocol `mqtt`), then binary frames carry
+//! the MQTT byte stream. A bridge pumps frames to and from an in-memory pipe whose other
+//! end the ordinary connection task serves, so WebSocket clients get exactly the same
+//! broker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::broker::Broker;
+use super::{ServerEvent, conn};
+
+/// Bytes buffered between the WebSocket bridge and the connection task, each way.
+const PIPE: usize = 64 * 1024;
+
+/// The subprotocols MQTT clients ask for; the first one offered is echoed back.
+const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
+
+fn choose_subprotocol(request: &Request, mut response: Response) -> Response {
+    let offered = request
+        .headers()
+        .get_all("Sec-WebSocket-Protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|p| SUBPROTOCOLS.contains(p));
+    if let Some(protocol) = offered {
+        response.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(match protocol {
+                "mqtt" => "mqtt",
+                _ => "mqttv3.1",
+            }),
+        );
+    }
+    response
+}
+
+#[allow(
+    clippy::result_large_err,
+    reason = "the handshake callback's error type is tungstenite's HTTP response"
+)]
+pub(super) async fn serve<S>(
+    broker: Arc<Broker>,
+    stream: S,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(broker.limits.max_packet_size))
+        .max_frame_size(Some(broker.limits.max_packet_size));
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |request: &Request, response: Response| Ok(choose_subprotocol(request, response)),
+        Some(config),
+    );
+    let ws = match tokio::time::timeout(broker.limits.connect_timeout, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            let error = format!("WebSocket handshake failed: {e}");
+            broker
+                .emit(ServerEvent::ConnectionError {
+                    client: None,
+                    error,
+                })
+                .await;
+            return;
+        }
+        Err(_) => return,
+    };
+    let (pipe, connection_end) = tokio::io::duplex(PIPE);
+    let (reader, writer) = tokio::io::split(connection_end);
+    tokio::join!(
+        conn::serve(broker, reader, writer, Some(peer), shutdown),
+        bridge(ws, pipe),
+    );
+}
+
+/// Pumps binary frames into the pipe and the pipe's bytes out as binary frames, until
+/// either side closes.
+async fn bridge<S>(mut ws: tokio_tungstenite::WebSocketStream<S>, mut pipe: tokio::io::DuplexStream)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(PIPE);
+    loop {
+        if buf.capacity() < PIPE / 4 {
+            buf.reserve(PIPE);
+        }
+        tokio::select! {
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Binary(data))) => {
+                    if pipe.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+                // Pings are answered by the WebSocket layer itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                // MQTT over WebSocket is binary only (MQTT 5 §6).
+                Some(Ok(Message::Text(_) | Message::Close(_)) | Err(_)) | None => break,
+            },
+            read = pipe.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if ws.send(Message::Binary(buf.split().freeze())).await.is_err() {
+                        break;
+                    }
+                }
+            },
+        }
+    }
+    let _ = tokio::time::timeout(super::listener::CLOSE_GRACE, ws.close(None)).await;
+}
