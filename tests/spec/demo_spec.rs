@@ -5,7 +5,8 @@ use serde_json::Value as Json;
 use crate::harness;
 
 /// The demo flow's first reading reaches the "reading" debug node as JSON with device,
-/// location, an ISO timestamp and a temperature in °C rounded to 0.01.
+/// location, an ISO timestamp and a temperature in °C rounded to 0.01, and comes back from
+/// the embedded MQTT broker it was published to.
 #[tokio::test]
 async fn the_demo_flow_prints_shaped_readings() {
     let text = std::fs::read_to_string("flows/demo.json").expect("flows/demo.json");
@@ -30,5 +31,23 @@ async fn the_demo_flow_prints_shaped_readings() {
         timestamp.ends_with('Z') && timestamp.len() == 24,
         "{timestamp}"
     );
+    // Each reading is also published to the demo's embedded MQTT broker and read back: the
+    // "from broker" debug node shows it arriving on plant/hall-a/plc-1/temperature. (One
+    // test, as the broker's port can be bound once.)
+    let event = flow
+        .event(|e| {
+            e.topic == "debug"
+                && e.data["name"] == "from broker"
+                && e.data["msg"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("plant/hall-a/plc-1/temperature"))
+        })
+        .await;
+    let msg: Json = event.data["msg"]
+        .as_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_else(|| panic!("a message, got {}", event.data));
+    assert_eq!(msg["payload"]["device"], "plc-1");
+    assert_eq!(msg["qos"], 1);
     flow.unload().await;
 }

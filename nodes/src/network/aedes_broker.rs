@@ -187,22 +187,8 @@ fn pem(
 
 /// The TLS server config for a certificate chain and key in PEM.
 fn tls_config(cert: &str, key: &str) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConfigError::field("certdata", format!("not a PEM certificate: {e}")))?;
-    if chain.is_empty() {
-        return Err(ConfigError::field("certdata", "no PEM certificate found"));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-        .map_err(|e| ConfigError::field("keydata", format!("not a PEM private key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-        .map_err(|e| ConfigError::field("keydata", e))?;
-    Ok(Arc::new(config))
+    super::tls::server_config(cert.as_bytes(), key.as_bytes(), None)
+        .map_err(|e| ConfigError::field("certdata", e))
 }
 
 #[async_trait]

@@ -21,9 +21,9 @@ async fn every_flow_in_the_flows_directory_loads_without_issues() {
         let runtime = Runtime::new(std::sync::Arc::clone(&registry), Settings::default())
             .await
             .expect("runtime");
-        let report = runtime
-            .deploy(items, ferrite_runtime::DeployKind::Full)
-            .await;
+        // Checked, not started: a flow's listeners (the demo's MQTT broker) would race with
+        // the tests that run it.
+        let report = runtime.check(&items);
         assert!(report.is_clean(), "{}: {report}", path.display());
         runtime.stop().await;
         checked += 1;
