@@ -131,6 +131,13 @@ impl BuildCtx<'_> {
     }
 }
 
+/// The ways into a running node besides its wired inbox.
+pub(crate) struct Inlets {
+    pub signals: mpsc::UnboundedSender<Signal>,
+    pub feed: mpsc::Sender<Event>,
+    pub stopping: Arc<AtomicBool>,
+}
+
 /// A running node's handle on the runtime: sending, status, errors, context, timers.
 pub struct NodeCtx {
     pub(crate) ident: Arc<NodeIdent>,
@@ -156,9 +163,7 @@ impl NodeCtx {
         shared: Arc<Shared>,
         env: Env,
         context: NodeContext,
-        signals: mpsc::UnboundedSender<Signal>,
-        feed: mpsc::Sender<Event>,
-        stopping: Arc<AtomicBool>,
+        inlets: Inlets,
     ) -> Self {
         Self {
             ident,
@@ -166,9 +171,9 @@ impl NodeCtx {
             shared,
             env,
             context,
-            signals,
-            feed,
-            stopping,
+            signals: inlets.signals,
+            feed: inlets.feed,
+            stopping: inlets.stopping,
             timers: HashMap::new(),
             next_timer: 0,
             sent_for_complete: None,

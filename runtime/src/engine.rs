@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::context::{ContextManager, ContextSetupError, NodeContext};
-use crate::ctx::{BuildCtx, NodeCtx, Shared};
+use crate::ctx::{BuildCtx, Inlets, NodeCtx, Shared};
 use crate::env::Env;
 use crate::events::EventBus;
 use crate::flows::diff::{DeployKind, changed_ids};
@@ -449,9 +449,11 @@ impl Runtime {
                 Arc::clone(&self.inner.shared),
                 env,
                 context,
-                f.handle.signals.clone(),
-                f.feed,
-                Arc::clone(&f.handle.stopping),
+                Inlets {
+                    signals: f.handle.signals.clone(),
+                    feed: f.feed,
+                    stopping: Arc::clone(&f.handle.stopping),
+                },
             );
             let task = tokio::spawn(run_node(f.node, cx, f.inbox_rx, f.signal_rx, f.feed_rx));
             let origins = f.plan.origins.clone();
