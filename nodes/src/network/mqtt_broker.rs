@@ -2,8 +2,9 @@
 //! one connection to a broker, shared by every `mqtt in` and `mqtt out` naming it.
 //!
 //! Config keys (Node-RED's):
-//! * `broker` — a host name, or a URL `mqtt://`, `tcp://`, `mqtts://`, `ssl://`, `tls://`
-//!   (`ws://` and `wss://` are refused for now); `url` overrides it; `port` (1883);
+//! * `broker` — a host name, or a URL `mqtt://`, `tcp://`, `mqtts://`, `ssl://`, `tls://`,
+//!   `ws://host:port/path` or `wss://...` (MQTT over WebSocket); `url` overrides it; `port`
+//!   (1883);
 //!   `usetls` with `tls` (a `tls-config` node id); `verifyservercert` (legacy).
 //! * `clientid` (empty: `nodered` + 16 hex digits, and a clean session is forced with a
 //!   warning, as Node-RED does), `autoConnect` (true), `protocolVersion` 3 | 4 | 5
@@ -30,7 +31,7 @@ use ferrite_runtime::loose::{json_bool, json_f64, json_truthy};
 use ferrite_runtime::{Build, BuildCtx, ConfigError, ConfigNode, NodeDef, Role};
 use serde_json::{Map, Value as Json};
 
-use super::mqtt::client::{Client, Dialer, Endpoint, Options, Stream};
+use super::mqtt::client::{Client, Dialer, Endpoint, Io, Options};
 use super::mqtt::codec::{Properties, Publish, QoS, Version, Will};
 use super::mqtt::message;
 use super::mqtt::outbox::{Order, Policy};
@@ -185,11 +186,7 @@ fn dialer(config: &Map<String, Json>, tls: Option<&ClientTls>) -> Result<Dialer,
             let stream = tls::connect(tcp, &client, &host)
                 .await
                 .map_err(std::io::Error::other)?;
-            let (read, write) = tokio::io::split(stream);
-            Ok(Stream {
-                read: Box::new(read),
-                write: Box::new(write),
-            })
+            Ok(Box::new(stream) as Box<dyn Io>)
         })
     }))
 }
@@ -325,29 +322,31 @@ fn endpoint(config: &Map<String, Json>) -> Result<Endpoint, ConfigError> {
     };
     let tls_wanted = config.get("usetls").is_some_and(json_bool);
     if let Some((scheme, rest)) = target.split_once("://") {
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => false,
-            "mqtts" | "ssl" | "tls" => true,
-            "ws" | "wss" => {
-                return Err(ConfigError::field(
-                    key,
-                    format!(
-                        "{scheme}:// (MQTT over WebSocket) is not supported yet: use mqtt:// or mqtts://"
-                    ),
-                ));
-            }
+        let (tls, websocket) = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => (false, false),
+            "mqtts" | "ssl" | "tls" => (true, false),
+            "ws" => (false, true),
+            "wss" => (true, true),
             other => {
                 return Err(ConfigError::field(
                     key,
-                    format!("unknown scheme '{other}://': use mqtt://, mqtts://, tcp:// or ssl://"),
+                    format!(
+                        "unknown scheme '{other}://': use mqtt://, mqtts://, ws://, wss://, tcp:// or ssl://"
+                    ),
                 ));
             }
         };
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let path_at = rest.find('/').unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(path_at);
         let (host, port) = split_host_port(authority).ok_or_else(|| {
             ConfigError::field(key, format!("'{target}' has no valid host and port"))
         })?;
-        let default_port = if tls { 8883 } else { 1883 };
+        let default_port = match (tls, websocket) {
+            (false, false) => 1883,
+            (true, false) => 8883,
+            (false, true) => 80,
+            (true, true) => 443,
+        };
         return Ok(Endpoint {
             host: if host.is_empty() {
                 "localhost".into()
@@ -356,6 +355,13 @@ fn endpoint(config: &Map<String, Json>) -> Result<Endpoint, ConfigError> {
             },
             port: port.unwrap_or(default_port),
             tls,
+            websocket: websocket.then(|| {
+                if path.is_empty() {
+                    "/".into()
+                } else {
+                    path.to_owned()
+                }
+            }),
         });
     }
     let port = match number(config, "port") {
@@ -377,6 +383,7 @@ fn endpoint(config: &Map<String, Json>) -> Result<Endpoint, ConfigError> {
         },
         port,
         tls: tls_wanted,
+        websocket: None,
     })
 }
 
@@ -551,7 +558,8 @@ mod tests {
             Endpoint {
                 host: "10.0.0.5".into(),
                 port: 1884,
-                tls: false
+                tls: false,
+                websocket: None
             }
         );
         assert_eq!(e(json!({"broker": ""})).host, "localhost");
@@ -560,13 +568,27 @@ mod tests {
             Endpoint {
                 host: "plc.example".into(),
                 port: 9000,
-                tls: true
+                tls: true,
+                websocket: None
             }
         );
         assert_eq!(e(json!({"broker": "ssl://b"})).port, 8883);
         assert_eq!(e(json!({"broker": "tcp://[::1]:1999"})).host, "::1");
         assert!(e(json!({"broker": "h", "usetls": true})).tls);
-        assert!(opts(json!({"broker": "ws://h:80/mqtt"})).is_err());
+        assert_eq!(
+            e(json!({"broker": "wss://h/mqtt"})),
+            Endpoint {
+                host: "h".into(),
+                port: 443,
+                tls: true,
+                websocket: Some("/mqtt".into())
+            }
+        );
+        assert_eq!(
+            e(json!({"broker": "ws://h:9001"})).websocket.as_deref(),
+            Some("/")
+        );
+        assert!(opts(json!({"broker": "http://h"})).is_err());
         assert!(opts(json!({"broker": "h", "port": "99999"})).is_err());
     }
 

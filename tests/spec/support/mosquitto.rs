@@ -21,6 +21,8 @@ pub struct Options {
     pub persistence: bool,
     /// Sets `set_tcp_nodelay true` (latency tests).
     pub nodelay: bool,
+    /// Also listen for MQTT over WebSocket (on [`Mosquitto::ws_port`]).
+    pub websocket: bool,
     /// QoS 1/2 messages sent to a client before it acknowledges (`None`: no limit;
     /// Mosquitto's own default is 20).
     pub max_inflight: Option<u32>,
@@ -36,6 +38,8 @@ pub struct TlsFiles {
 
 pub struct Mosquitto {
     pub port: u16,
+    /// The WebSocket listener's port, when asked for.
+    pub ws_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -70,6 +74,7 @@ impl Mosquitto {
         for _ in 0..3 {
             let mut broker = Self {
                 port: free_port(),
+                ws_port: free_port(),
                 dir: tempfile::tempdir().expect("temp dir"),
                 child: None,
             };
@@ -122,6 +127,10 @@ impl Mosquitto {
         }
         if options.nodelay {
             conf += "set_tcp_nodelay true\n";
+        }
+        if options.websocket {
+            // After the main listener's options, which are per listener.
+            conf += &format!("listener {} 127.0.0.1\nprotocol websockets\n", self.ws_port);
         }
         std::fs::write(self.dir.path().join("mosquitto.conf"), conf).expect("write conf");
     }

@@ -61,16 +61,25 @@ pub struct Endpoint {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+    /// MQTT over WebSocket: the URL path (`ws://` / `wss://`).
+    pub websocket: Option<String>,
 }
 
 impl Endpoint {
-    /// `mqtt://host:port` or `mqtts://...`, as Node-RED's log lines name a broker.
+    /// `mqtt://host:port`, `mqtts://...`, `ws://host:port/path` or `wss://...`, as
+    /// Node-RED's log lines name a broker.
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        let scheme = match (self.tls, self.websocket.is_some()) {
+            (false, false) => "mqtt",
+            (true, false) => "mqtts",
+            (false, true) => "ws",
+            (true, true) => "wss",
+        };
+        let path = self.websocket.as_deref().unwrap_or_default();
         if self.host.contains(':') {
-            format!("{scheme}://[{}]:{}", self.host, self.port)
+            format!("{scheme}://[{}]:{}{path}", self.host, self.port)
         } else {
-            format!("{scheme}://{}:{}", self.host, self.port)
+            format!("{scheme}://{}:{}{path}", self.host, self.port)
         }
     }
 
@@ -83,14 +92,18 @@ impl Endpoint {
 /// A boxed future (what a [`Dialer`] returns).
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
+/// A byte stream to the broker.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
 /// Wraps a connected TCP stream for the broker (TLS).
 pub type Dialer =
-    Arc<dyn Fn(TcpStream, &Endpoint) -> BoxFuture<std::io::Result<Stream>> + Send + Sync>;
+    Arc<dyn Fn(TcpStream, &Endpoint) -> BoxFuture<std::io::Result<Box<dyn Io>>> + Send + Sync>;
 
 /// A connected byte stream, split into halves the reader and the actor own.
-pub struct Stream {
-    pub read: Box<dyn AsyncRead + Send + Unpin>,
-    pub write: Box<dyn AsyncWrite + Send + Unpin>,
+struct Stream {
+    read: Box<dyn AsyncRead + Send + Unpin>,
+    write: Box<dyn AsyncWrite + Send + Unpin>,
 }
 
 /// Everything a connection needs, read from the `mqtt-broker` config.
@@ -1256,14 +1269,27 @@ async fn open(options: &Options) -> Result<Opened, String> {
         .map_err(|e| e.to_string())?;
     // Latency over packet count: each message is written as soon as it is ready.
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut stream = match &options.dialer {
-        Some(dial) => dial(tcp, endpoint).await.map_err(|e| e.to_string())?,
-        None => {
-            let (read, write) = tcp.into_split();
-            Stream {
-                read: Box::new(read),
-                write: Box::new(write),
-            }
+    let mut stream = if options.dialer.is_none() && endpoint.websocket.is_none() {
+        let (read, write) = tcp.into_split();
+        Stream {
+            read: Box::new(read),
+            write: Box::new(write),
+        }
+    } else {
+        let io: Box<dyn Io> = match &options.dialer {
+            Some(dial) => dial(tcp, endpoint)
+                .await
+                .map_err(|e| crate::network::tls::explain(&e))?,
+            None => Box::new(tcp),
+        };
+        let io: Box<dyn Io> = match &endpoint.websocket {
+            Some(_) => Box::new(super::websocket::connect(io, &endpoint.url()).await?),
+            None => io,
+        };
+        let (read, write) = tokio::io::split(io);
+        Stream {
+            read: Box::new(read),
+            write: Box::new(write),
         }
     };
     let connect = Packet::Connect(Connect {
@@ -1304,7 +1330,7 @@ async fn open(options: &Options) -> Result<Opened, String> {
             .read
             .read_buf(&mut read_buf)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::network::tls::explain(&e))?;
         if n == 0 {
             return Err("connection closed by the broker".to_owned());
         }

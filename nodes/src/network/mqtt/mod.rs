@@ -8,3 +8,4 @@ pub mod outbox;
 pub mod server;
 pub mod topic;
 pub mod users;
+pub mod websocket;

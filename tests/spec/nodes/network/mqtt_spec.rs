@@ -914,3 +914,32 @@ async fn connect_and_disconnect_actions_with_a_persistent_v5_session() {
     );
     flow.unload().await;
 }
+
+/// should connect over WebSocket (ws:// broker URL) and exchange messages with TCP clients
+#[tokio::test]
+async fn mqtt_over_websocket() {
+    use crate::support::mosquitto::Options;
+    let broker = Mosquitto::start_with(Options {
+        websocket: true,
+        ..Options::default()
+    });
+    let url = format!("ws://127.0.0.1:{}/mqtt", broker.ws_port);
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"broker": url})),
+        {"id": "in", "type": "mqtt in", "topic": "ws/#", "qos": "1", "datatype": "utf8",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "out", "type": "mqtt out", "topic": "ws/from-ferrite", "qos": "1", "broker": "b1"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "in").await;
+    flow.receive("out", json!({"payload": "over websocket"}))
+        .await;
+    let msg = flow.next("h").await;
+    assert_eq!(msg.get("topic"), Some(&Value::from("ws/from-ferrite")));
+    assert_eq!(msg.payload(), Some(&Value::from("over websocket")));
+    broker.publish(&["-t", "ws/from-tcp", "-m", "hello", "-q", "1"]);
+    assert_eq!(flow.next("h").await.payload(), Some(&Value::from("hello")));
+    flow.unload().await;
+}

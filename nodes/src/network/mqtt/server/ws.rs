@@ -6,20 +6,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::super::websocket;
 use super::broker::Broker;
 use super::{ServerEvent, conn};
 
 /// Bytes buffered between the WebSocket bridge and the connection task, each way.
-const PIPE: usize = 64 * 1024;
 
 /// The subprotocols MQTT clients ask for; the first one offered is echoed back.
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
@@ -79,46 +76,10 @@ pub(super) async fn serve<S>(
         }
         Err(_) => return,
     };
-    let (pipe, connection_end) = tokio::io::duplex(PIPE);
+    let (pipe, connection_end) = tokio::io::duplex(websocket::PIPE);
     let (reader, writer) = tokio::io::split(connection_end);
     tokio::join!(
         conn::serve(broker, reader, writer, Some(peer), shutdown),
-        bridge(ws, pipe),
+        websocket::bridge(ws, pipe),
     );
-}
-
-/// Pumps binary frames into the pipe and the pipe's bytes out as binary frames, until
-/// either side closes.
-async fn bridge<S>(mut ws: tokio_tungstenite::WebSocketStream<S>, mut pipe: tokio::io::DuplexStream)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut buf = BytesMut::with_capacity(PIPE);
-    loop {
-        if buf.capacity() < PIPE / 4 {
-            buf.reserve(PIPE);
-        }
-        tokio::select! {
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Binary(data))) => {
-                    if pipe.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
-                // Pings are answered by the WebSocket layer itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                // MQTT over WebSocket is binary only (MQTT 5 §6).
-                Some(Ok(Message::Text(_) | Message::Close(_)) | Err(_)) | None => break,
-            },
-            read = pipe.read_buf(&mut buf) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if ws.send(Message::Binary(buf.split().freeze())).await.is_err() {
-                        break;
-                    }
-                }
-            },
-        }
-    }
-    let _ = tokio::time::timeout(super::listener::CLOSE_GRACE, ws.close(None)).await;
 }
