@@ -16,8 +16,6 @@ use super::super::websocket;
 use super::broker::Broker;
 use super::{ServerEvent, conn};
 
-/// Bytes buffered between the WebSocket bridge and the connection task, each way.
-
 /// The subprotocols MQTT clients ask for; the first one offered is echoed back.
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
 
