@@ -249,7 +249,6 @@ impl Runtime {
         let raw = raw::read_nodes(&flows, &mut report);
         let graph = graph::build(&raw, &self.inner.registry, &mut report);
         let rev = revision(&flows);
-        self.record_revision(&rev, &flows).await;
         let events = &self.inner.shared.events;
         let state_topic = "notification/runtime-state";
         events.publish(state_topic, json!({"state": "stop", "deploy": true}), true);
@@ -284,6 +283,8 @@ impl Runtime {
             });
             events.publish(state_topic, warning, true);
         }
+        // Recorded once the nodes run: their connections open meanwhile.
+        self.record_revision(&rev, &flows).await;
         state.flows = flows;
         state.rev.clone_from(&rev);
         state.raw = raw;
