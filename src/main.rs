@@ -16,6 +16,9 @@ use serde_json::Value as Json;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Log lines waiting for the writer thread before new ones are dropped.
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// A Node-RED-compatible flow runtime for industrial IoT.
 #[derive(Debug, Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
@@ -54,9 +57,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs (debug nodes' console output among them) go through a writer thread: a slow or
-    // blocked stdout drops lines (the writer counts them) instead of stalling flows.
+    // blocked stdout drops lines (the writer counts them) instead of stalling flows. The
+    // queue is allocated whole up front: the default 128,000 lines took 4 MB of RSS.
     let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .finish(std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(
