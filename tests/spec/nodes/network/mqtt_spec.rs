@@ -943,3 +943,31 @@ async fn mqtt_over_websocket() {
     assert_eq!(flow.next("h").await.payload(), Some(&Value::from("hello")));
     flow.unload().await;
 }
+
+/// an idle connection stays up: pings keep it alive past 1.5 × keepalive
+#[tokio::test]
+async fn pings_keep_an_idle_connection_alive() {
+    let broker = Mosquitto::start();
+    let (logs, _guard) = crate::harness::capture_logs();
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({"keepalive": "1"})),
+        {"id": "in", "type": "mqtt in", "topic": "idle/t", "qos": "0", "datatype": "utf8",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    connected(&mut flow, "in").await;
+    // Mosquitto drops a client silent for 1.5 × keepalive; three keepalives of silence.
+    flow.expect_nothing("h", Duration::from_secs(3)).await;
+    assert!(
+        !logs.text().contains("Disconnected from broker"),
+        "{}",
+        logs.text()
+    );
+    broker.publish(&["-t", "idle/t", "-m", "still here"]);
+    assert_eq!(
+        flow.next("h").await.payload(),
+        Some(&Value::from("still here"))
+    );
+    flow.unload().await;
+}

@@ -128,8 +128,18 @@ impl Actor {
 
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut closing: Option<oneshot::Sender<()>> = None;
+        // One timer for the whole life of the actor, moved only to an earlier deadline: a
+        // later one (the keepalive, pushed back by every write) is picked up when it fires.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
-            let deadline = self.next_deadline();
+            if let Some(deadline) = self.next_deadline()
+                && armed.is_none_or(|at| deadline < at)
+            {
+                timer.as_mut().reset(deadline);
+                armed = Some(deadline);
+            }
             tokio::select! {
                 biased;
                 Some(control) = self.control_rx.recv() => {
@@ -169,7 +179,10 @@ impl Actor {
                     }
                     None => break,
                 },
-                () = sleep_until(deadline) => self.on_timer().await,
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    self.on_timer().await;
+                }
             }
             self.end_turn().await;
             while self.replay().await {
@@ -786,13 +799,6 @@ async fn wait_attempt(
 ) -> Result<Result<Opened, String>, tokio::task::JoinError> {
     match attempt {
         Some(handle) => handle.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
