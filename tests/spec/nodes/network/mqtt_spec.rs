@@ -1,11 +1,28 @@
 //! `mqtt-broker`, `mqtt in` and `mqtt out` against a real Mosquitto (Node-RED's
 //! `test/nodes/core/network/21-mqtt_spec.js` runs its broker tests only with a local v5
 //! broker; these run them always, on a broker started for the test).
+//!
+//! The port of that file (after Ferrite's own tests below) has every case but the notice
+//! Node-RED prints when it skips the broker tests. Where the port differs:
+//! * The two "default values" tests read the broker node's JavaScript fields; Ferrite has no
+//!   such object, so a stand-in broker on a raw socket reads what those fields put on the
+//!   wire (CONNECT: protocol level, clean session, keepalive, generated client id, session
+//!   expiry, user properties; the `mqtt in` SUBSCRIBE and datatype; the `mqtt out` topic).
+//!   `reconnectPeriod` (the `mqttReconnectTime` setting here), `autoUnsubscribe` and the in
+//!   node's `inputs`/`isDynamic`/`wires` fields are not looked at.
+//! * "should publish will message" (and its v5 variant) drop the connection by taking its
+//!   client id over with `mosquitto_pub -i` (Node-RED calls `client.end(true)`); the v5
+//!   will's `correl` is text, a flow's JSON config holding no Buffer.
+//! * "should safely discard bad birth topic": a birth topic with a wildcard is a deploy
+//!   error naming `birthTopic` and the broker's users do not start (Node-RED connects and
+//!   drops the birth message with a warning; its test asserts nothing but not throwing).
+//! * A message expiry interval of 2000 may arrive as 1999 (the broker counts it down by the
+//!   second); `payloadFormatIndicator`, which mqtt.js does not send, is checked.
 
 use std::time::Duration;
 
-use ferrite_runtime::Value;
 use ferrite_runtime::testing::TestFlow;
+use ferrite_runtime::{Msg, Value};
 use serde_json::{Value as Json, json};
 
 use crate::harness::load;
@@ -970,4 +987,1017 @@ async fn pings_keep_an_idle_connection_alive() {
         Some(&Value::from("still here"))
     );
     flow.unload().await;
+}
+
+// The port of `21-mqtt_spec.js`, one `it(...)` to one test (differences: see the header).
+
+/// A message with the Buffer values `buffers` added to `json` (JSON has no Buffer).
+fn msg_with(json: Json, buffers: &[(&str, &[u8])]) -> Msg {
+    let mut msg = Msg::try_from(json).expect("a message is a JSON object");
+    for (key, bytes) in buffers {
+        msg.insert(*key, Value::Bytes(bytes::Bytes::copy_from_slice(bytes)));
+    }
+    msg
+}
+
+/// Node-RED's `buildBasicMQTTSendRecvFlow`: broker `b1`, `mqtt in` `in` → helper `h`,
+/// `mqtt out` `out` (topic from the message) and a Catch of `in` → `h`.
+fn send_recv_flow(port: u16, broker_extra: Json, in_extra: Json) -> Vec<Json> {
+    let mut mqtt_in = json!({"id": "in", "type": "mqtt in", "broker": "b1", "wires": [["h"]]});
+    if let (Some(node), Some(extra)) = (mqtt_in.as_object_mut(), in_extra.as_object()) {
+        node.extend(extra.clone());
+    }
+    vec![
+        broker_node(port, broker_extra),
+        mqtt_in,
+        json!({"id": "out", "type": "mqtt out", "topic": "", "broker": "b1"}),
+        json!({"id": "h", "type": "helper"}),
+        json!({"id": "c", "type": "catch", "scope": ["in"], "wires": [["h"]]}),
+    ]
+}
+
+/// Node-RED's `testSendRecv`: `mqtt in` subscribed to the message's topic, the message sent
+/// through `mqtt out` once connected; returns what reaches `h` (a message or a caught error).
+/// Both share one connection, so the subscription is made before the publish.
+async fn send_recv(broker_extra: Json, mut in_extra: Json, msg: Msg) -> Msg {
+    let broker = Mosquitto::start();
+    let topic = msg
+        .get("topic")
+        .map(Value::to_js_string)
+        .unwrap_or_default();
+    in_extra["topic"] = json!(topic);
+    let mut flow = load(Json::Array(send_recv_flow(
+        broker.port,
+        broker_extra,
+        in_extra,
+    )))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "in").await;
+    flow.runtime()
+        .receive("out", msg)
+        .await
+        .expect("mqtt out runs");
+    let got = flow.next("h").await;
+    flow.unload().await;
+    got
+}
+
+/// Node-RED's `compareMsgToExpected` for the keys every test checks.
+fn assert_received(msg: &Msg, topic: &str, payload: Value, qos: i64) {
+    assert_eq!(msg.get("topic"), Some(&Value::from(topic)), "{msg:?}");
+    assert_eq!(msg.payload(), Some(&payload), "{msg:?}");
+    assert_eq!(msg.get("qos"), Some(&Value::from(qos)), "{msg:?}");
+}
+
+/// A caught error from node `source` with `message`.
+fn assert_caught(msg: &Msg, source: &str, message: &str) {
+    let error = msg.get("error").expect("msg.error").to_json();
+    assert_eq!(error["source"]["id"], source, "{error}");
+    assert_eq!(error["message"], message, "{error}");
+}
+
+fn bytes_value(bytes: &[u8]) -> Value {
+    Value::Bytes(bytes::Bytes::copy_from_slice(bytes))
+}
+
+/// The message expiry interval a broker forwards counts down by the second: 2000 may leave
+/// as 1999 when a second ticks between receipt and delivery.
+fn assert_expiry_about(msg: &Msg, seconds: i64) {
+    let got = msg
+        .get("messageExpiryInterval")
+        .and_then(Value::as_f64)
+        .expect("messageExpiryInterval");
+    assert!(
+        (seconds - 1..=seconds).contains(&(got as i64)),
+        "messageExpiryInterval {got}, sent {seconds}"
+    );
+}
+
+/// should be loaded and have default values (MQTT V4)
+#[tokio::test]
+async fn defaults_v4_reach_the_wire() {
+    let broker = FakeBroker::bind().await;
+    let mut flow = load(json!([
+        {"id": "b1", "type": "mqtt-broker", "name": "mqtt_broker", "broker": "127.0.0.1",
+         "port": broker.port, "autoConnect": false},
+        {"id": "in", "type": "mqtt in", "topic": "in_topic", "broker": "b1", "wires": [["h"]]},
+        {"id": "out", "type": "mqtt out", "topic": "out_topic", "broker": "b1"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    assert!(
+        broker.accept(Duration::from_millis(300)).await.is_none(),
+        "autoConnect false: nothing connects"
+    );
+    flow.receive("out", json!({"action": "connect"})).await;
+    let mut conn = broker
+        .accept(Duration::from_secs(5))
+        .await
+        .expect("the connect action connects");
+    let connect = Connect::parse(&conn.packet(0x10).await);
+    assert_eq!((connect.protocol.as_str(), connect.level), ("MQTT", 4));
+    assert!(connect.clean, "clean session by default");
+    assert_eq!(connect.keep_alive, 60);
+    assert!(
+        connect.client_id.starts_with("nodered") && connect.client_id.len() == 23,
+        "generated client id {}",
+        connect.client_id
+    );
+    assert!(connect.properties.is_empty(), "no v5 properties");
+    conn.send(&[0x20, 0x02, 0x00, 0x00]).await;
+    // mqtt in: topic in_topic, QoS 2 by default.
+    let subscribe = Reader(&conn.packet(0x82).await).subscribe(false);
+    assert_eq!(subscribe.1, [("in_topic".to_owned(), 2)]);
+    conn.send(&[0x90, 0x03, subscribe.0[0], subscribe.0[1], 0x02])
+        .await;
+    // mqtt in: datatype utf8 by default (JSON stays text).
+    conn.send(&publish_packet("in_topic", br#"{"a":1}"#)).await;
+    let msg = flow.next("h").await;
+    assert_received(&msg, "in_topic", Value::from(r#"{"a":1}"#), 0);
+    // mqtt out: its topic.
+    flow.receive("out", json!({"payload": "x"})).await;
+    let published = conn.packet(0x30).await;
+    assert_eq!(Reader(&published).string(), "out_topic");
+    flow.unload().await;
+}
+
+/// should be loaded and have default values (MQTT V5)
+#[tokio::test]
+async fn settings_v5_reach_the_wire() {
+    let broker = FakeBroker::bind().await;
+    let flow = load(json!([
+        {"id": "b1", "type": "mqtt-broker", "name": "mqtt_broker", "broker": "127.0.0.1",
+         "port": broker.port, "autoConnect": false, "cleansession": false,
+         "clientid": "clientid", "keepalive": 35, "sessionExpiry": "6000",
+         "protocolVersion": "5", "userProps": {"prop": "val"}},
+        {"id": "in", "type": "mqtt in", "topic": "in_topic", "broker": "b1", "wires": [["h"]]},
+        {"id": "out", "type": "mqtt out", "topic": "out_topic", "broker": "b1"},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    assert!(
+        broker.accept(Duration::from_millis(300)).await.is_none(),
+        "autoConnect false: nothing connects"
+    );
+    flow.receive("out", json!({"action": "connect"})).await;
+    let mut conn = broker
+        .accept(Duration::from_secs(5))
+        .await
+        .expect("the connect action connects");
+    let connect = Connect::parse(&conn.packet(0x10).await);
+    assert_eq!((connect.protocol.as_str(), connect.level), ("MQTT", 5));
+    assert!(!connect.clean, "cleansession false");
+    assert_eq!(connect.keep_alive, 35);
+    assert_eq!(connect.client_id, "clientid");
+    assert!(
+        connect.properties.contains(&Property::SessionExpiry(6000)),
+        "{:?}",
+        connect.properties
+    );
+    assert!(
+        connect
+            .properties
+            .contains(&Property::User("prop".into(), "val".into())),
+        "{:?}",
+        connect.properties
+    );
+    conn.send(&[0x20, 0x03, 0x00, 0x00, 0x00]).await;
+    let subscribe = Reader(&conn.packet(0x82).await).subscribe(true);
+    assert_eq!(subscribe.1, [("in_topic".to_owned(), 2)]);
+    flow.receive("out", json!({"payload": "x"})).await;
+    let published = conn.packet(0x30).await;
+    assert_eq!(Reader(&published).string(), "out_topic");
+    flow.unload().await;
+}
+
+/// basic send and receive tests
+#[tokio::test]
+async fn basic_send_and_receive_in_auto_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto"}),
+        msg_with(
+            json!({"topic": "nr/basic", "payload": "hello", "qos": 0}),
+            &[],
+        ),
+    )
+    .await;
+    assert_received(&got, "nr/basic", Value::from("hello"), 0);
+    assert_eq!(got.get("retain"), Some(&Value::from(false)));
+}
+
+const JSON_TEXT: &str = r#"{"prop":"value1", "num":1}"#;
+const INVALID_JSON_TEXT: &str = r#"{prop:"value3", "num":3}"#;
+
+/// should send JSON and receive string (auto mode)
+#[tokio::test]
+async fn json_text_stays_text_in_auto_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto"}),
+        msg_with(
+            json!({"topic": "nr/auto-json", "payload": JSON_TEXT, "qos": 1}),
+            &[],
+        ),
+    )
+    .await;
+    assert_received(&got, "nr/auto-json", Value::from(JSON_TEXT), 1);
+}
+
+/// should send JSON and receive object (auto-detect mode)
+#[tokio::test]
+async fn json_text_is_parsed_in_auto_detect_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto-detect"}),
+        msg_with(
+            json!({"topic": "nr/detect-json", "payload": JSON_TEXT, "qos": 1}),
+            &[],
+        ),
+    )
+    .await;
+    assert_received(
+        &got,
+        "nr/detect-json",
+        Value::from(json!({"prop": "value1", "num": 1})),
+        1,
+    );
+}
+
+/// should send invalid JSON and receive string (auto mode)
+#[tokio::test]
+async fn invalid_json_stays_text_in_auto_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto"}),
+        msg_with(
+            json!({"topic": "nr/auto-bad", "payload": INVALID_JSON_TEXT}),
+            &[],
+        ),
+    )
+    .await;
+    assert_received(&got, "nr/auto-bad", Value::from(INVALID_JSON_TEXT), 0);
+}
+
+/// should send invalid JSON and receive string (auto-detect mode)
+#[tokio::test]
+async fn invalid_json_stays_text_in_auto_detect_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto-detect"}),
+        msg_with(
+            json!({"topic": "nr/detect-bad", "payload": INVALID_JSON_TEXT}),
+            &[],
+        ),
+    )
+    .await;
+    assert_received(&got, "nr/detect-bad", Value::from(INVALID_JSON_TEXT), 0);
+}
+
+/// should send JSON and receive string (utf8 mode)
+#[tokio::test]
+async fn json_text_stays_text_in_utf8_mode() {
+    let text = r#"{"prop":"value2", "num":2}"#;
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "utf8"}),
+        msg_with(json!({"topic": "nr/utf8", "payload": text, "qos": 2}), &[]),
+    )
+    .await;
+    assert_received(&got, "nr/utf8", Value::from(text), 2);
+}
+
+/// should send JSON and receive Object (json mode)
+#[tokio::test]
+async fn json_text_is_parsed_in_json_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "json"}),
+        msg_with(
+            json!({"topic": "nr/json", "payload": r#"{"prop":"value3", "num":3}"#}),
+            &[],
+        ),
+    )
+    .await;
+    assert_received(
+        &got,
+        "nr/json",
+        Value::from(json!({"prop": "value3", "num": 3})),
+        0,
+    );
+}
+
+/// should send invalid JSON and raise error (json mode)
+#[tokio::test]
+async fn invalid_json_is_a_caught_error_of_mqtt_in_in_json_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "json"}),
+        msg_with(
+            json!({"topic": "nr/json-bad", "payload": INVALID_JSON_TEXT}),
+            &[],
+        ),
+    )
+    .await;
+    assert_caught(&got, "in", "Failed to parse JSON string");
+    assert_eq!(got.get("topic"), Some(&Value::from("nr/json-bad")));
+}
+
+/// should send String and receive Buffer (buffer mode)
+#[tokio::test]
+async fn text_arrives_as_a_buffer_in_buffer_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "buffer"}),
+        msg_with(json!({"topic": "nr/buffer", "payload": "a b c"}), &[]),
+    )
+    .await;
+    assert_received(&got, "nr/buffer", bytes_value(b"a b c"), 0);
+}
+
+/// should send utf8 Buffer and receive String (auto mode)
+#[tokio::test]
+async fn a_utf8_buffer_arrives_as_text_in_auto_mode() {
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto"}),
+        msg_with(
+            json!({"topic": "nr/utf8-buffer"}),
+            &[("payload", &[0x78, 0x20, 0x79, 0x20, 0x7a])],
+        ),
+    )
+    .await;
+    assert_received(&got, "nr/utf8-buffer", Value::from("x y z"), 0);
+}
+
+/// should send non utf8 Buffer and receive Buffer (auto mode)
+#[tokio::test]
+async fn a_non_utf8_buffer_stays_a_buffer_in_auto_mode() {
+    let bytes = [
+        0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF,
+    ];
+    let got = send_recv(
+        json!({}),
+        json!({"datatype": "auto"}),
+        msg_with(json!({"topic": "nr/binary"}), &[("payload", &bytes)]),
+    )
+    .await;
+    assert_received(&got, "nr/binary", bytes_value(&bytes), 0);
+}
+
+/// should send/receive all v5 flags and settings
+#[tokio::test]
+async fn all_v5_flags_and_properties_travel_end_to_end() {
+    let broker = Mosquitto::start();
+    // An independent v5 client reads what mqtt out put on the wire.
+    let sub = broker.sub(&[
+        "-V",
+        "mqttv5",
+        "-t",
+        "nr/v5/command",
+        "-q",
+        "1",
+        "-F",
+        "%q|%C|%R|%E|%F|%P|%p",
+    ]);
+    sub.ready(&broker, "nr/v5/command").await;
+    let mut flow = load(Json::Array(send_recv_flow(
+        broker.port,
+        json!({"protocolVersion": 5}),
+        json!({"topic": "nr/v5/command", "datatype": "auto", "qos": 1, "nl": false,
+               "rap": true, "rh": 1}),
+    )))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "in").await;
+    let msg = msg_with(
+        json!({"topic": "nr/v5/command", "qos": 1, "retain": true,
+               "responseTopic": "nr/v5/response", "userProperties": {"prop1": "val1"},
+               "contentType": "text/plain", "payloadFormatIndicator": true,
+               "messageExpiryInterval": 2000}),
+        &[
+            ("payload", br#"{"version":"v5"}"#),
+            ("correlationData", &[1, 2, 3]),
+        ],
+    );
+    flow.runtime()
+        .receive("out", msg)
+        .await
+        .expect("mqtt out runs");
+    let got = flow.next("h").await;
+    // auto mode + content type text/plain: a string.
+    assert_received(&got, "nr/v5/command", Value::from(r#"{"version":"v5"}"#), 1);
+    assert_eq!(got.get("retain"), Some(&Value::from(true)), "rap keeps it");
+    assert_eq!(
+        got.get("userProperties")
+            .map(Value::to_json_string)
+            .as_deref(),
+        Some(r#"{"prop1":"val1"}"#)
+    );
+    assert_eq!(got.get("contentType"), Some(&Value::from("text/plain")));
+    assert_eq!(got.get("correlationData"), Some(&bytes_value(&[1, 2, 3])));
+    assert_eq!(
+        got.get("responseTopic"),
+        Some(&Value::from("nr/v5/response"))
+    );
+    assert_eq!(got.get("payloadFormatIndicator"), Some(&Value::from(true)));
+    assert_expiry_about(&got, 2000);
+    let line = sub.wait_for(1, Duration::from_secs(5)).await;
+    let fields: Vec<&str> = line
+        .first()
+        .expect("mosquitto_sub got it")
+        .split('|')
+        .collect();
+    assert_eq!(
+        [
+            fields[0], fields[1], fields[2], fields[4], fields[5], fields[6]
+        ],
+        [
+            "1",
+            "text/plain",
+            "nr/v5/response",
+            "1",
+            "prop1:val1",
+            r#"{"version":"v5"}"#
+        ],
+        "{line:?}"
+    );
+    assert!(matches!(fields[3], "2000" | "1999"), "{line:?}");
+    flow.unload().await;
+}
+
+/// Node-RED's v5 media type tests: `payload` sent with `contentType` through a v5 connection.
+async fn send_recv_v5(datatype: &str, topic: &str, content_type: &str, payload: Value) -> Msg {
+    let mut msg = msg_with(json!({"topic": topic, "contentType": content_type}), &[]);
+    msg.insert("payload", payload);
+    let got = send_recv(
+        json!({"protocolVersion": 5}),
+        json!({"datatype": datatype}),
+        msg,
+    )
+    .await;
+    if got.get("error").is_none() {
+        assert_eq!(got.get("contentType"), Some(&Value::from(content_type)));
+    }
+    got
+}
+
+/// should send regular string with v5 media type "text/plain" and receive a string (auto mode)
+#[tokio::test]
+async fn text_plain_text_arrives_as_text_in_auto_mode() {
+    let got = send_recv_v5("auto", "nr/v5/plain", "text/plain", Value::from("abc")).await;
+    assert_received(&got, "nr/v5/plain", Value::from("abc"), 0);
+}
+
+/// should send JSON with v5 media type "text/plain" and receive a string (auto mode)
+#[tokio::test]
+async fn text_plain_json_arrives_as_text_in_auto_mode() {
+    let json = r#"{"prop":"val"}"#;
+    let got = send_recv_v5("auto", "nr/v5/plain-json", "text/plain", Value::from(json)).await;
+    assert_received(&got, "nr/v5/plain-json", Value::from(json), 0);
+}
+
+/// should send JSON with v5 media type "text/plain" and receive a string (auto-detect mode)
+#[tokio::test]
+async fn text_plain_json_arrives_as_text_in_auto_detect_mode() {
+    let json = r#"{"prop":"val"}"#;
+    let got = send_recv_v5(
+        "auto-detect",
+        "nr/v5/plain-detect",
+        "text/plain",
+        Value::from(json),
+    )
+    .await;
+    assert_received(&got, "nr/v5/plain-detect", Value::from(json), 0);
+}
+
+/// should send JSON with v5 media type "application/json" and receive an object (auto-detect mode)
+#[tokio::test]
+async fn application_json_is_parsed_in_auto_detect_mode() {
+    let got = send_recv_v5(
+        "auto-detect",
+        "nr/v5/json",
+        "application/json",
+        Value::from(r#"{"prop":"val"}"#),
+    )
+    .await;
+    assert_received(&got, "nr/v5/json", Value::from(json!({"prop": "val"})), 0);
+}
+
+/// should send invalid JSON with v5 media type "application/json" and raise an error (auto mode)
+#[tokio::test]
+async fn invalid_application_json_is_a_caught_error_in_auto_mode() {
+    let got = send_recv_v5(
+        "auto",
+        "nr/v5/json-bad",
+        "application/json",
+        Value::from(INVALID_JSON_TEXT),
+    )
+    .await;
+    assert_caught(&got, "in", "Failed to parse JSON string");
+    assert_eq!(got.payload(), Some(&Value::from(INVALID_JSON_TEXT)));
+}
+
+const JSON_BYTES: &[u8] = &[
+    0x7b, 0x22, 0x70, 0x72, 0x6f, 0x70, 0x22, 0x3a, 0x22, 0x76, 0x61, 0x6c, 0x22, 0x7d,
+];
+
+/// should send buffer with v5 media type "application/json" and receive an object (auto-detect mode)
+#[tokio::test]
+async fn an_application_json_buffer_is_parsed_in_auto_detect_mode() {
+    let got = send_recv_v5(
+        "auto-detect",
+        "nr/v5/json-buffer",
+        "application/json",
+        bytes_value(JSON_BYTES),
+    )
+    .await;
+    assert_received(
+        &got,
+        "nr/v5/json-buffer",
+        Value::from(json!({"prop": "val"})),
+        0,
+    );
+}
+
+/// should send buffer with v5 media type "text/plain" and receive a string (auto mode)
+#[tokio::test]
+async fn a_text_plain_buffer_arrives_as_text_in_auto_mode() {
+    let got = send_recv_v5(
+        "auto",
+        "nr/v5/plain-buffer",
+        "text/plain",
+        bytes_value(JSON_BYTES),
+    )
+    .await;
+    assert_received(
+        &got,
+        "nr/v5/plain-buffer",
+        Value::from(r#"{"prop":"val"}"#),
+        0,
+    );
+}
+
+/// should send buffer with v5 media type "application/zip" and receive a buffer (auto mode)
+#[tokio::test]
+async fn an_application_zip_buffer_stays_a_buffer_in_auto_mode() {
+    let got = send_recv_v5(
+        "auto",
+        "nr/v5/zip",
+        "application/zip",
+        bytes_value(JSON_BYTES),
+    )
+    .await;
+    assert_received(&got, "nr/v5/zip", bytes_value(JSON_BYTES), 0);
+}
+
+/// should subscribe dynamically via action
+#[tokio::test]
+async fn a_subscribe_action_subscribes_a_v5_dynamic_node() {
+    let broker = Mosquitto::start();
+    let mut nodes = send_recv_flow(
+        broker.port,
+        json!({"protocolVersion": 5}),
+        json!({"topic": "", "inputs": 1, "datatype": "utf8"}),
+    );
+    // Tells when mqtt in has handled the action (its subscription then precedes the
+    // publish on the shared connection).
+    nodes.push(json!({"id": "done", "type": "complete", "scope": ["in"], "wires": [["d"]]}));
+    nodes.push(json!({"id": "d", "type": "helper"}));
+    let mut flow = load(Json::Array(nodes)).await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    connected(&mut flow, "in").await;
+    flow.receive("in", json!({"action": "subscribe", "topic": "nr/dynamic"}))
+        .await;
+    flow.next("d").await;
+    flow.receive("out", json!({"topic": "nr/dynamic", "payload": "abc"}))
+        .await;
+    assert_received(&flow.next("h").await, "nr/dynamic", Value::from("abc"), 0);
+    flow.unload().await;
+}
+
+/// should connect via "connect" action
+#[tokio::test]
+async fn a_connect_action_on_mqtt_in_connects() {
+    let broker = Mosquitto::start();
+    let mut flow = load(Json::Array(send_recv_flow(
+        broker.port,
+        json!({"protocolVersion": 5, "autoConnect": false}),
+        json!({"topic": "", "inputs": 1, "datatype": "utf8"}),
+    )))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    let early = tokio::time::timeout(Duration::from_millis(300), connected(&mut flow, "in")).await;
+    assert!(early.is_err(), "autoConnect false: not connecting");
+    flow.receive("in", json!({"action": "connect"})).await;
+    connected(&mut flow, "in").await;
+    flow.unload().await;
+}
+
+/// should disconnect via "disconnect" action
+#[tokio::test]
+async fn a_disconnect_action_on_mqtt_out_shows_disconnected() {
+    let broker = Mosquitto::start();
+    let mut nodes = send_recv_flow(
+        broker.port,
+        json!({"protocolVersion": 5}),
+        json!({"topic": "nr/disconnect"}),
+    );
+    nodes.push(json!({"id": "s", "type": "status", "scope": ["out"], "wires": [["h"]]}));
+    let mut flow = load(Json::Array(nodes)).await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    let text = |msg: &Msg| {
+        msg.get("status")
+            .map(Value::to_json)
+            .and_then(|s| s["text"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    // The statuses before the connection (disconnected, connecting) are not the answer.
+    while text(&flow.next("h").await) != CONNECTED {}
+    flow.receive("out", json!({"action": "disconnect"})).await;
+    let status = flow.next("h").await;
+    assert!(text(&status).contains("disconnect"), "{status:?}");
+    flow.unload().await;
+}
+
+/// should publish birth message
+#[tokio::test]
+async fn the_birth_message_reaches_mqtt_in_after_a_connect_action() {
+    let broker = Mosquitto::start();
+    let mut flow = load(Json::Array(send_recv_flow(
+        broker.port,
+        json!({"autoConnect": false, "protocolVersion": 4, "birthTopic": "nr/birth",
+               "birthPayload": "broker birth", "birthQos": 2}),
+        json!({"topic": "nr/birth"}),
+    )))
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    flow.receive("in", json!({"action": "connect"})).await;
+    let got = flow.next("h").await;
+    assert_received(&got, "nr/birth", Value::from("broker birth"), 2);
+    flow.unload().await;
+}
+
+/// should safely discard bad birth topic
+#[tokio::test]
+async fn a_birth_topic_with_a_wildcard_is_a_deploy_error() {
+    let broker = Mosquitto::start();
+    let mut flow = load(Json::Array(send_recv_flow(
+        broker.port,
+        json!({"protocolVersion": 4, "birthTopic": "nr/bad#",
+               "birthPayload": "broker connected", "birthQos": 2}),
+        json!({"topic": "nr/bad#"}),
+    )))
+    .await;
+    let report = flow.report();
+    assert!(
+        report
+            .issues
+            .iter()
+            .any(|i| i.node_id.as_deref() == Some("b1") && i.message.starts_with("birthTopic:")),
+        "{report}"
+    );
+    // Its users do not start; the rest of the flow runs.
+    for user in ["in", "out"] {
+        assert!(
+            report
+                .issues
+                .iter()
+                .any(|i| i.node_id.as_deref() == Some(user)
+                    && i.message.contains("missing config node 'b1'")),
+            "{report}"
+        );
+    }
+    assert!(report.flows_can_start(), "{report}");
+    flow.receive("h", json!({"payload": "still running"})).await;
+    assert_eq!(
+        flow.next("h").await.payload(),
+        Some(&Value::from("still running"))
+    );
+    flow.unload().await;
+}
+
+/// The second broker node `b2` of Node-RED's close and will tests.
+fn second_broker(port: u16, extra: Json) -> Json {
+    let mut node = broker_node(port, extra);
+    node["id"] = json!("b2");
+    node
+}
+
+/// Publishes `probe` on `topic` until helper `h` gets it: the subscription is in place.
+async fn subscribed(flow: &mut TestFlow, broker: &Mosquitto, topic: &str, probe: &str) {
+    for _ in 0..50 {
+        broker.publish(&["-t", topic, "-m", probe]);
+        if flow
+            .next_within("h", Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            return;
+        }
+    }
+    panic!("mqtt in never subscribed to {topic}");
+}
+
+/// The next message on helper `h` that is not a probe.
+async fn next_after_probes(flow: &mut TestFlow, probe: &Value) -> Msg {
+    loop {
+        let msg = flow.next("h").await;
+        if msg.payload() != Some(probe) {
+            return msg;
+        }
+    }
+}
+
+/// should publish close message
+#[tokio::test]
+async fn the_close_message_is_published_on_a_disconnect_action() {
+    let broker = Mosquitto::start();
+    let mut nodes = send_recv_flow(
+        broker.port,
+        json!({}),
+        json!({"topic": "nr/close", "datatype": "json"}),
+    );
+    nodes.push(second_broker(
+        broker.port,
+        json!({"closeTopic": "nr/close", "closePayload": r#"{"msg":"close"}"#, "closeQos": 1}),
+    ));
+    nodes[2]["broker"] = json!("b2");
+    let mut flow = load(Json::Array(nodes)).await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    all_connected(&mut flow, &["in", "out"]).await;
+    subscribed(&mut flow, &broker, "nr/close", "\"probe\"").await;
+    flow.receive("out", json!({"action": "disconnect"})).await;
+    let got = next_after_probes(&mut flow, &Value::from("probe")).await;
+    assert_received(&got, "nr/close", Value::from(json!({"msg": "close"})), 1);
+    flow.unload().await;
+}
+
+/// Drops `b2`'s connection without a DISCONNECT, as `client.end(true)` does in Node-RED:
+/// another client takes its client id over, so the broker publishes its will.
+fn take_over(broker: &Mosquitto, client_id: &str, version: &str) {
+    broker.publish(&[
+        "-V", version, "-i", client_id, "-t", "nr/x", "-m", "takeover",
+    ]);
+}
+
+/// should publish will message
+#[tokio::test]
+async fn the_will_message_reaches_another_connection() {
+    let broker = Mosquitto::start();
+    let mut nodes = send_recv_flow(
+        broker.port,
+        json!({}),
+        json!({"topic": "nr/will", "datatype": "utf8"}),
+    );
+    nodes.push(second_broker(
+        broker.port,
+        json!({"clientid": "nr-will", "willTopic": "nr/will",
+               "willPayload": r#"{"msg":"will"}"#, "willQos": 2}),
+    ));
+    nodes[2]["broker"] = json!("b2");
+    let mut flow = load(Json::Array(nodes)).await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    all_connected(&mut flow, &["in", "out"]).await;
+    subscribed(&mut flow, &broker, "nr/will", "probe").await;
+    take_over(&broker, "nr-will", "mqttv311");
+    let got = next_after_probes(&mut flow, &Value::from("probe")).await;
+    assert_received(&got, "nr/will", Value::from(r#"{"msg":"will"}"#), 2);
+    flow.unload().await;
+}
+
+/// should publish will message with V5 properties
+#[tokio::test]
+async fn the_will_message_carries_its_v5_properties() {
+    let broker = Mosquitto::start();
+    let mut nodes = send_recv_flow(
+        broker.port,
+        json!({"protocolVersion": 5}),
+        json!({"topic": "nr/v5will/will", "datatype": "utf8"}),
+    );
+    nodes.push(second_broker(
+        broker.port,
+        json!({"protocolVersion": 5, "clientid": "nr-v5-will", "willTopic": "nr/v5will/will",
+               "willPayload": r#"{"msg":"will"}"#, "willQos": 2,
+               "willMsg": {"contentType": "application/json", "userProps": {"will": "value"},
+                           "respTopic": "nr/v5will/resp", "correl": "abc", "expiry": 2000,
+                           "payloadFormatIndicator": true}}),
+    ));
+    nodes[2]["broker"] = json!("b2");
+    let mut flow = load(Json::Array(nodes)).await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    all_connected(&mut flow, &["in", "out"]).await;
+    subscribed(&mut flow, &broker, "nr/v5will/will", "probe").await;
+    take_over(&broker, "nr-v5-will", "mqttv5");
+    let got = next_after_probes(&mut flow, &Value::from("probe")).await;
+    assert_received(&got, "nr/v5will/will", Value::from(r#"{"msg":"will"}"#), 2);
+    assert_eq!(
+        got.get("contentType"),
+        Some(&Value::from("application/json"))
+    );
+    assert_eq!(
+        got.get("userProperties")
+            .map(Value::to_json_string)
+            .as_deref(),
+        Some(r#"{"will":"value"}"#)
+    );
+    assert_eq!(
+        got.get("responseTopic"),
+        Some(&Value::from("nr/v5will/resp"))
+    );
+    assert_eq!(got.get("correlationData"), Some(&bytes_value(b"abc")));
+    assert_expiry_about(&got, 2000);
+    flow.unload().await;
+}
+
+/// A stand-in broker on a raw socket: it reads what a client sends with no MQTT code shared
+/// with Ferrite, for the options Node-RED's default-value tests read from the broker node.
+struct FakeBroker {
+    listener: tokio::net::TcpListener,
+    port: u16,
+}
+
+impl FakeBroker {
+    async fn bind() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        Self { listener, port }
+    }
+
+    /// The next client to connect within `wait`.
+    async fn accept(&self, wait: Duration) -> Option<FakeConn> {
+        let (stream, _) = tokio::time::timeout(wait, self.listener.accept())
+            .await
+            .ok()?
+            .expect("accept");
+        Some(FakeConn(stream))
+    }
+}
+
+struct FakeConn(tokio::net::TcpStream);
+
+impl FakeConn {
+    /// The body of the next packet, which must have the first byte `first`.
+    async fn packet(&mut self, first: u8) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let read = async {
+            let kind = self.0.read_u8().await.expect("a packet");
+            let (mut len, mut shift) = (0usize, 0);
+            loop {
+                let byte = self.0.read_u8().await.expect("remaining length");
+                len |= usize::from(byte & 0x7f) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            self.0.read_exact(&mut body).await.expect("packet body");
+            (kind, body)
+        };
+        let (kind, body) = tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("a packet within 5 s");
+        assert_eq!(kind, first, "packet type, body {body:?}");
+        body
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.0.write_all(bytes).await.expect("write");
+    }
+}
+
+/// A v3.1.1 QoS 0 PUBLISH (short enough for a one-byte remaining length).
+fn publish_packet(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let len = 2 + topic.len() + payload.len();
+    let mut packet = vec![0x30, u8::try_from(len).expect("a short packet")];
+    packet.extend_from_slice(&u16::try_from(topic.len()).expect("short").to_be_bytes());
+    packet.extend_from_slice(topic.as_bytes());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// The CONNECT fields Node-RED's default-value tests look at.
+struct Connect {
+    protocol: String,
+    level: u8,
+    clean: bool,
+    keep_alive: u16,
+    client_id: String,
+    properties: Vec<Property>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Property {
+    SessionExpiry(u32),
+    User(String, String),
+    Other(u8),
+}
+
+impl Connect {
+    fn parse(body: &[u8]) -> Self {
+        let mut r = Reader(body);
+        let protocol = r.string();
+        let level = r.u8();
+        let flags = r.u8();
+        let keep_alive = r.u16();
+        let properties = if level == 5 {
+            r.properties()
+        } else {
+            Vec::new()
+        };
+        Self {
+            protocol,
+            level,
+            clean: flags & 0x02 != 0,
+            keep_alive,
+            client_id: r.string(),
+            properties,
+        }
+    }
+}
+
+/// Reads MQTT's big-endian fields off the front of a packet body.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> &[u8] {
+        assert!(self.0.len() >= n, "packet too short");
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        head
+    }
+    fn u8(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+    fn u16(&mut self) -> u16 {
+        let b = self.take(2);
+        u16::from_be_bytes([b[0], b[1]])
+    }
+    fn u32(&mut self) -> u32 {
+        let b = self.take(4);
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+    fn varint(&mut self) -> usize {
+        let (mut n, mut shift) = (0usize, 0);
+        loop {
+            let byte = self.u8();
+            n |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                return n;
+            }
+        }
+    }
+    fn string(&mut self) -> String {
+        let len = usize::from(self.u16());
+        String::from_utf8(self.take(len).to_vec()).expect("UTF-8")
+    }
+    /// A v5 property list (the ones a CONNECT may carry).
+    fn properties(&mut self) -> Vec<Property> {
+        let len = self.varint();
+        let mut r = Reader(self.take(len));
+        let mut list = Vec::new();
+        while !r.0.is_empty() {
+            let id = r.u8();
+            list.push(match id {
+                0x11 => Property::SessionExpiry(r.u32()),
+                0x26 => Property::User(r.string(), r.string()),
+                0x17 | 0x19 => {
+                    r.u8();
+                    Property::Other(id)
+                }
+                0x21 | 0x22 => {
+                    r.u16();
+                    Property::Other(id)
+                }
+                0x27 => {
+                    r.u32();
+                    Property::Other(id)
+                }
+                other => panic!("unexpected CONNECT property {other:#x}"),
+            });
+        }
+        list
+    }
+    /// A SUBSCRIBE body: the packet id and each filter with its QoS.
+    fn subscribe(&mut self, v5: bool) -> ([u8; 2], Vec<(String, u8)>) {
+        let pkid = self.u16().to_be_bytes();
+        if v5 {
+            let len = self.varint();
+            self.take(len);
+        }
+        let mut filters = Vec::new();
+        while !self.0.is_empty() {
+            let filter = self.string();
+            filters.push((filter, self.u8() & 0x03));
+        }
+        (pkid, filters)
+    }
 }
