@@ -14,9 +14,9 @@
 //!
 //! An empty topic or one with a wildcard is an error carrying the message (Node-RED only
 //! warns). A message is done once it is safe: a QoS 1/2 message in the broker's outbox
-//! (SQLite) or acknowledged, and the message it came from (an `mqtt in` QoS 1/2 message) is
-//! acknowledged upstream only then. While the broker is unreachable messages wait in the
-//! outbox instead of being dropped.
+//! (SQLite), or written to the broker's connection when it came from an `mqtt in` QoS 1/2
+//! message, which is acknowledged upstream only then. While the broker is unreachable
+//! messages wait in the outbox instead of being dropped.
 
 use ferrite_runtime::loose::json_f64;
 use ferrite_runtime::{

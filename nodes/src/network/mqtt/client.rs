@@ -9,7 +9,8 @@
 //!
 //! Nothing accepted is lost:
 //! * an incoming QoS 1/2 message is acknowledged only when the flow has let go of it (its
-//!   [`Receipt`] is released: every copy dropped, or handed to an outbox or to the broker);
+//!   [`Receipt`] is released: every copy dropped, stored in an outbox, or written to the
+//!   outgoing connection, whose unacknowledged messages go to the outbox if it fails);
 //! * an outgoing QoS 1/2 message that carries no receipt is written to the outbox before it
 //!   counts as accepted, and leaves the outbox when the broker acknowledges it;
 //! * while the broker is unreachable every outgoing message goes to the outbox, replayed on
@@ -43,10 +44,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// How long closing may take before the connection is dropped (Node-RED waits 2 s).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// QoS 1/2 messages in flight when the broker sets no receive maximum.
-const DEFAULT_INFLIGHT: usize = 1000;
-/// Messages waiting in memory for an in-flight slot; more go to the outbox.
-const WAITING_MAX: usize = 1024;
+/// QoS 1/2 messages in flight when the broker sets no receive maximum. A loopback socket's
+/// buffers alone hold a few thousand small messages the broker has not read yet.
+const DEFAULT_INFLIGHT: usize = 4096;
+/// Messages waiting in memory for an in-flight slot (a few MB at most); more go to the
+/// outbox rather than block the flow (see `actor.rs`, `send`).
+const WAITING_MAX: usize = 16_384;
 /// Rows read from the outbox at a time.
 const REPLAY_BATCH: usize = 256;
 /// Largest packet accepted from the broker (MQTT's own limit is 256 MB).
