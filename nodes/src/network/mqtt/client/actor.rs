@@ -310,12 +310,26 @@ impl Actor {
 
     /// Routes a message: to the broker now, or to the outbox.
     fn publish(&mut self, outgoing: Outgoing) {
-        let backlog = self.outbox.policy().order == outbox::Order::Fifo && !self.outbox.is_empty();
-        if self.live.is_none() || outgoing.is_durable_request() || backlog {
+        if self.live.is_none() || outgoing.is_durable_request() || self.unsent_backlog() {
             self.to_store.push(outgoing);
         } else {
             self.send(outgoing);
         }
+    }
+
+    /// In FIFO order a new message waits behind stored ones not yet sent (rows already
+    /// sent and awaiting their ack are no reason to: the new one goes after them anyway).
+    fn unsent_backlog(&self) -> bool {
+        if self.outbox.policy().order != outbox::Order::Fifo {
+            return false;
+        }
+        if !self.to_store.is_empty() {
+            return true;
+        }
+        !self.outbox.is_empty()
+            && self
+                .cursor
+                .is_none_or(|cursor| cursor.position() < self.outbox.last_id())
     }
 
     /// Writes a message on the live connection (or queues it for a free in-flight slot).
