@@ -140,6 +140,22 @@ impl MqttIn {
             .await
     }
 
+    /// Ends the node's dynamic subscription to `topic`, if it has one.
+    async fn forget(&mut self, topic: &str) {
+        if let Some(i) = self.dynamic.iter().position(|(w, _)| w.topic == topic) {
+            let (_, id) = self.dynamic.remove(i);
+            self.client.unsubscribe(id, true).await;
+        }
+    }
+
+    /// A subscribe or unsubscribe action is done: Complete nodes see the message with the
+    /// node's subscriptions (`msg.subscriptions`), as Node-RED sets them.
+    async fn done_with_subscriptions(&self, mut msg: Msg, cx: &mut NodeCtx) {
+        msg.insert("subscriptions", self.listed());
+        cx.defer_done();
+        cx.done(&msg).await;
+    }
+
     fn listed(&self) -> Value {
         Value::Array(self.dynamic.iter().map(|(w, _)| w.listed.clone()).collect())
     }
@@ -269,38 +285,18 @@ impl Node for MqttIn {
             }
             "subscribe" => {
                 for wanted in self.requested(&msg, false)? {
-                    if let Some(i) = self
-                        .dynamic
-                        .iter()
-                        .position(|(w, _)| w.topic == wanted.topic)
-                    {
-                        let (_, id) = self.dynamic.remove(i);
-                        self.client.unsubscribe(id, true).await;
-                    }
+                    self.forget(&wanted.topic).await;
                     let id = self.subscribe(&wanted, cx).await;
                     self.dynamic.push((wanted, id));
                 }
-                // Complete nodes see the message with the node's subscriptions.
-                msg.insert("subscriptions", self.listed());
-                cx.defer_done();
-                cx.done(&msg).await;
+                self.done_with_subscriptions(msg, cx).await;
                 Ok(())
             }
             "unsubscribe" => {
                 for wanted in self.requested(&msg, true)? {
-                    if let Some(i) = self
-                        .dynamic
-                        .iter()
-                        .position(|(w, _)| w.topic == wanted.topic)
-                    {
-                        let (_, id) = self.dynamic.remove(i);
-                        self.client.unsubscribe(id, true).await;
-                    }
+                    self.forget(&wanted.topic).await;
                 }
-                // Complete nodes see the message with the node's subscriptions.
-                msg.insert("subscriptions", self.listed());
-                cx.defer_done();
-                cx.done(&msg).await;
+                self.done_with_subscriptions(msg, cx).await;
                 Ok(())
             }
             "getSubscriptions" => {
