@@ -1,5 +1,6 @@
 //! MQTT flow benchmark: the `ferrite` binary (built by `cargo bench` with the release
-//! profile) driven by the shared harness in `../shared/bench` (`run_bench.py`) against a
+//! profile) driven by the shared harness in `../shared/bench` (`run_bench.py`, run from a
+//! copy whose `flows/` are the rhai flows) against a
 //! Mosquitto on loopback, with the harness's flows in their rhai form: mqtt in → json →
 //! change → rhai → json → mqtt out at QoS 0 (`pipeline`) and QoS 1 (`qos1`), plus `fanout`
 //! and `idle`, then the latency runs against a broker with TCP_NODELAY.
