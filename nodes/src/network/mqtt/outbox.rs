@@ -208,8 +208,12 @@ impl Outbox {
     }
 
     /// Stores messages in one transaction (durable once this returns) and returns their
-    /// row ids, then drops the oldest rows beyond the caps.
-    pub async fn push(&mut self, messages: &[&Publish]) -> Result<(Vec<i64>, Pushed), OutboxError> {
+    /// row ids; with `capped`, then drops the oldest rows beyond the caps.
+    pub async fn push(
+        &mut self,
+        messages: &[&Publish],
+        capped: bool,
+    ) -> Result<(Vec<i64>, Pushed), OutboxError> {
         let now = chrono::Utc::now().timestamp_millis();
         let mut ids = Vec::with_capacity(messages.len());
         let mut tx = self.pool.begin().await?;
@@ -233,7 +237,11 @@ impl Outbox {
             self.count += 1;
             self.bytes += size_of(publish);
         }
-        let dropped = self.enforce_caps(&mut tx).await?;
+        let dropped = if capped {
+            self.enforce_caps(&mut tx).await?
+        } else {
+            0
+        };
         tx.commit().await?;
         Ok((ids, Pushed { dropped }))
     }
@@ -419,7 +427,7 @@ mod tests {
                 .map(|i| publish("t", &i.to_string(), QoS::AtLeastOnce))
                 .collect();
             let refs: Vec<&Publish> = messages.iter().collect();
-            outbox.push(&refs).await.expect("push");
+            outbox.push(&refs, true).await.expect("push");
             assert_eq!(drain(&outbox).await, expected);
         }
     }
@@ -435,10 +443,26 @@ mod tests {
             .map(|i| publish("t", &i.to_string(), QoS::AtMostOnce))
             .collect();
         let refs: Vec<&Publish> = messages.iter().collect();
-        let (_, pushed) = outbox.push(&refs).await.expect("push");
+        let (_, pushed) = outbox.push(&refs, true).await.expect("push");
         assert_eq!(pushed.dropped, 2);
         assert_eq!(outbox.len(), 3);
         assert_eq!(drain(&outbox).await, ["3", "4", "5"]);
+    }
+
+    #[tokio::test]
+    async fn messages_on_their_way_are_never_dropped_by_the_caps() {
+        let mut outbox = memory(Policy {
+            max_messages: 3,
+            ..Policy::default()
+        })
+        .await;
+        let messages: Vec<Publish> = (1..=5)
+            .map(|i| publish("t", &i.to_string(), QoS::AtLeastOnce))
+            .collect();
+        let refs: Vec<&Publish> = messages.iter().collect();
+        let (_, pushed) = outbox.push(&refs, false).await.expect("push");
+        assert_eq!(pushed.dropped, 0);
+        assert_eq!(drain(&outbox).await, ["1", "2", "3", "4", "5"]);
     }
 
     #[tokio::test]
@@ -455,7 +479,7 @@ mod tests {
             .map(|p| publish("t", p, QoS::AtMostOnce))
             .collect();
         let refs: Vec<&Publish> = messages.iter().collect();
-        outbox.push(&refs).await.expect("push");
+        outbox.push(&refs, true).await.expect("push");
         assert_eq!(outbox.bytes(), 10);
         assert_eq!(drain(&outbox).await, ["bbbb", "cccc"]);
     }
@@ -468,7 +492,7 @@ mod tests {
             publish("t", "y", QoS::AtLeastOnce),
         ];
         let (ids, _) = outbox
-            .push(&[&messages[0], &messages[1]])
+            .push(&[&messages[0], &messages[1]], true)
             .await
             .expect("push");
         outbox.remove(&ids[..1]).await.expect("remove");
@@ -497,7 +521,7 @@ mod tests {
             let mut outbox = Outbox::open(Some(&pool), "b1", Policy::default())
                 .await
                 .expect("open");
-            outbox.push(&[&message]).await.expect("push");
+            outbox.push(&[&message], true).await.expect("push");
             pool.close().await;
         }
         let pool = SqlitePool::connect_with(options).await.expect("db");

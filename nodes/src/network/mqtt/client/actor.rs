@@ -760,7 +760,11 @@ impl Actor {
     async fn store(&mut self) {
         let batch = std::mem::take(&mut self.to_store);
         let publishes: Vec<&Publish> = batch.iter().map(|o| &o.publish).collect();
-        match self.outbox.push(&publishes).await {
+        // The caps bound what piles up while the broker is away. Stored while connected, a
+        // message is on its way (a durable QoS 1/2 send, or overflow past the in-flight
+        // window) and is never dropped.
+        let capped = self.live.is_none();
+        match self.outbox.push(&publishes, capped).await {
             Ok((ids, pushed)) => {
                 self.dropped += pushed.dropped;
                 // One warning per interval, with the count, however fast messages drop.
