@@ -392,6 +392,11 @@ mod tests {
         }
     }
 
+    /// Messages "1" to "n" on topic `t`.
+    fn numbered(n: u32, qos: QoS) -> Vec<Publish> {
+        (1..=n).map(|i| publish("t", &i.to_string(), qos)).collect()
+    }
+
     async fn memory(policy: Policy) -> Outbox {
         Outbox::open(None, "b1", policy).await.expect("open")
     }
@@ -423,9 +428,7 @@ mod tests {
                 ..Policy::default()
             })
             .await;
-            let messages: Vec<Publish> = (1..=5)
-                .map(|i| publish("t", &i.to_string(), QoS::AtLeastOnce))
-                .collect();
+            let messages = numbered(5, QoS::AtLeastOnce);
             let refs: Vec<&Publish> = messages.iter().collect();
             outbox.push(&refs, true).await.expect("push");
             assert_eq!(drain(&outbox).await, expected);
@@ -439,9 +442,7 @@ mod tests {
             ..Policy::default()
         })
         .await;
-        let messages: Vec<Publish> = (1..=5)
-            .map(|i| publish("t", &i.to_string(), QoS::AtMostOnce))
-            .collect();
+        let messages = numbered(5, QoS::AtMostOnce);
         let refs: Vec<&Publish> = messages.iter().collect();
         let (_, pushed) = outbox.push(&refs, true).await.expect("push");
         assert_eq!(pushed.dropped, 2);
@@ -456,9 +457,7 @@ mod tests {
             ..Policy::default()
         })
         .await;
-        let messages: Vec<Publish> = (1..=5)
-            .map(|i| publish("t", &i.to_string(), QoS::AtLeastOnce))
-            .collect();
+        let messages = numbered(5, QoS::AtLeastOnce);
         let refs: Vec<&Publish> = messages.iter().collect();
         let (_, pushed) = outbox.push(&refs, false).await.expect("push");
         assert_eq!(pushed.dropped, 0);

@@ -101,20 +101,8 @@ async fn connection(
         }
         return;
     };
-    let handshake = tokio::time::timeout(broker.limits.connect_timeout, tls.accept(stream)).await;
-    let stream = match handshake {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            let error = format!("TLS handshake failed: {e}");
-            broker
-                .emit(ServerEvent::ConnectionError {
-                    client: None,
-                    error,
-                })
-                .await;
-            return;
-        }
-        Err(_) => return,
+    let Some(stream) = handshake(&broker, "TLS", tls.accept(stream)).await else {
+        return;
     };
     match transport {
         Transport::Mqtt => {
@@ -122,5 +110,28 @@ async fn connection(
             conn::serve(broker, reader, writer, Some(peer), shutdown).await;
         }
         Transport::WebSocket => ws::serve(broker, stream, peer, shutdown).await,
+    }
+}
+
+/// Runs a connection's TLS or WebSocket handshake within the connect timeout; a failed one
+/// is reported as a connection error (a timed-out one just ends).
+pub(super) async fn handshake<T, E: std::fmt::Display>(
+    broker: &Broker,
+    what: &str,
+    attempt: impl std::future::Future<Output = Result<T, E>>,
+) -> Option<T> {
+    match tokio::time::timeout(broker.limits.connect_timeout, attempt).await {
+        Ok(Ok(done)) => Some(done),
+        Ok(Err(e)) => {
+            let error = format!("{what} handshake failed: {e}");
+            broker
+                .emit(ServerEvent::ConnectionError {
+                    client: None,
+                    error,
+                })
+                .await;
+            None
+        }
+        Err(_) => None,
     }
 }

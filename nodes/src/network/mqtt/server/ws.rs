@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::super::websocket;
 use super::broker::Broker;
-use super::{ServerEvent, conn};
+use super::conn;
 
 /// The subprotocols MQTT clients ask for; the first one offered is echoed back.
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
@@ -60,19 +60,8 @@ pub(super) async fn serve<S>(
         |request: &Request, response: Response| Ok(choose_subprotocol(request, response)),
         Some(config),
     );
-    let ws = match tokio::time::timeout(broker.limits.connect_timeout, handshake).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            let error = format!("WebSocket handshake failed: {e}");
-            broker
-                .emit(ServerEvent::ConnectionError {
-                    client: None,
-                    error,
-                })
-                .await;
-            return;
-        }
-        Err(_) => return,
+    let Some(ws) = super::listener::handshake(&broker, "WebSocket", handshake).await else {
+        return;
     };
     let (pipe, connection_end) = tokio::io::duplex(websocket::PIPE);
     let (reader, writer) = tokio::io::split(connection_end);
