@@ -47,9 +47,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// QoS 1/2 messages in flight when the broker sets no receive maximum. A loopback socket's
 /// buffers alone hold a few thousand small messages the broker has not read yet.
 const DEFAULT_INFLIGHT: usize = 4096;
-/// Messages waiting in memory for an in-flight slot (a few MB at most); more go to the
-/// outbox rather than block the flow (see `actor.rs`, `send`).
-const WAITING_MAX: usize = 16_384;
+/// Memory the messages waiting for an in-flight slot may take (by [`Outgoing::footprint`]);
+/// more go to the outbox rather than block the flow (see `actor.rs`, `send`). A burst
+/// broker outruns its own acknowledgements by tens of thousands of messages; on disk
+/// they cost several times the CPU of memory, so this is sized to hold such a burst while
+/// keeping a gateway's peak RSS well under 60 MB.
+const WAITING_MAX_BYTES: usize = 24 * 1024 * 1024;
 /// Rows read from the outbox at a time.
 const REPLAY_BATCH: usize = 256;
 /// Largest packet accepted from the broker (MQTT's own limit is 256 MB).
@@ -236,6 +239,12 @@ struct Outgoing {
 impl Outgoing {
     fn is_durable_request(&self) -> bool {
         self.publish.qos != QoS::AtMostOnce && self.receipt.is_none()
+    }
+
+    /// About what it takes in memory: the struct, its topic and payload, and allocator
+    /// overhead (properties are rare and small).
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>() + self.publish.topic.len() + self.publish.payload.len() + 64
     }
 }
 
