@@ -24,7 +24,6 @@ use bytes::Bytes;
 use ferrite_runtime::{Feed, NodeError, Receipt};
 use sqlx::SqlitePool;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::codec::{Packet, Properties, Publish, QoS, Version, Will};
@@ -101,9 +100,9 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-/// Wraps a connected TCP stream for the broker (TLS).
+/// Wraps the connected TCP stream for the broker (TLS).
 pub type Dialer =
-    Arc<dyn Fn(TcpStream, &Endpoint) -> BoxFuture<std::io::Result<Box<dyn Io>>> + Send + Sync>;
+    Arc<dyn Fn(Box<dyn Io>, &Endpoint) -> BoxFuture<std::io::Result<Box<dyn Io>>> + Send + Sync>;
 
 /// Everything a connection needs, read from the `mqtt-broker` config.
 #[derive(Clone)]

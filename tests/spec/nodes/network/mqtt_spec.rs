@@ -989,6 +989,57 @@ async fn pings_keep_an_idle_connection_alive() {
     flow.unload().await;
 }
 
+/// a message the broker sends right after the SUBACK is not held back by Nagle's algorithm:
+/// Mosquitto (Nagle on by default) waits for the ACK of its previous packet, which a client
+/// that does not answer would delay by 40 ms
+#[tokio::test]
+async fn the_first_message_after_subscribing_is_not_held_by_a_delayed_ack() {
+    use tokio::io::AsyncWriteExt;
+    let broker = Mosquitto::start();
+    // A publisher without Nagle (mosquitto_pub per probe would be too slow to start).
+    let mut publisher = tokio::net::TcpStream::connect(("127.0.0.1", broker.port))
+        .await
+        .expect("publisher connects");
+    publisher.set_nodelay(true).expect("nodelay");
+    let connect = [
+        0x10, 17, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 5, b'q', b'u', b'i', b'c', b'k',
+    ];
+    publisher.write_all(&connect).await.expect("CONNECT sent");
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "in", "type": "mqtt in", "topic": "quick/t", "qos": "0", "datatype": "utf8",
+         "broker": "b1", "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    // Probes every 2 ms from before the subscription: the first that arrives was sent
+    // within 2 ms of the SUBACK.
+    let mut sent = Vec::new();
+    let first = loop {
+        let seq = sent.len();
+        let payload = seq.to_string();
+        let mut packet = vec![0x30, (2 + 7 + payload.len()) as u8, 0, 7];
+        packet.extend_from_slice(b"quick/t");
+        packet.extend_from_slice(payload.as_bytes());
+        publisher.write_all(&packet).await.expect("PUBLISH sent");
+        sent.push(tokio::time::Instant::now());
+        assert!(seq < 2_500, "mqtt in never subscribed");
+        if let Some(msg) = flow.next_within("h", Duration::from_millis(2)).await {
+            break msg;
+        }
+    };
+    let seq: usize = match first.payload() {
+        Some(Value::String(s)) => s.parse().expect("a probe number"),
+        other => panic!("not a probe: {other:?}"),
+    };
+    let latency = sent[seq].elapsed();
+    assert!(
+        latency < Duration::from_millis(25),
+        "probe {seq} took {latency:?}: held until a delayed ACK"
+    );
+    flow.unload().await;
+}
+
 // The port of `21-mqtt_spec.js`, one `it(...)` to one test (differences: see the header).
 
 /// A message with the Buffer values `buffers` added to `json` (JSON has no Buffer).

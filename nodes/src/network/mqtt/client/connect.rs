@@ -1,9 +1,13 @@
 //! Opening a connection: TCP, TLS and WebSocket as the endpoint asks, then CONNECT and
 //! the broker's CONNACK.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 
 use super::{Io, MAX_INCOMING_PACKET, Options};
 use crate::network::mqtt::codec::{self, ConnAck, Connect, Packet, Version};
@@ -31,15 +35,16 @@ pub(super) async fn open(options: &Options) -> Result<Opened, String> {
     let mut stream = if options.dialer.is_none() && endpoint.websocket.is_none() {
         let (read, write) = tcp.into_split();
         Stream {
-            read: Box::new(read),
+            read: Box::new(QuickAck(read)),
             write: Box::new(write),
         }
     } else {
+        let tcp: Box<dyn Io> = Box::new(QuickAck(tcp));
         let io: Box<dyn Io> = match &options.dialer {
             Some(dial) => dial(tcp, endpoint)
                 .await
                 .map_err(|e| crate::network::tls::explain(&e))?,
-            None => Box::new(tcp),
+            None => tcp,
         };
         let io: Box<dyn Io> = match &endpoint.websocket {
             Some(_) => {
@@ -117,4 +122,76 @@ fn refusal(version: Version, connack: &ConnAck) -> String {
         .map(|r| format!(": {r}"))
         .unwrap_or_default();
     format!("Connection refused: {text} (code {}){reason}", connack.code)
+}
+
+/// A TCP stream that acknowledges what it reads at once. Linux delays an ACK (up to 40 ms)
+/// hoping to send it with a reply; a broker with Nagle's algorithm on (Mosquitto's default)
+/// holds its next small packet until that ACK arrives, so without this a client that does
+/// not answer what it reads (a SUBACK, a QoS 0 message) gets the next message late. It
+/// costs one `setsockopt` per read, and reads come in batches under load.
+struct QuickAck<T>(T);
+
+trait OnTcp {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl OnTcp for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl OnTcp for OwnedReadHalf {
+    fn tcp(&self) -> &TcpStream {
+        self.as_ref()
+    }
+}
+
+impl<T: AsyncRead + OnTcp + Unpin> AsyncRead for QuickAck<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.0).poll_read(cx, buf);
+        #[cfg(target_os = "linux")]
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            // Only a hint: a socket that refuses it still works, just with delayed ACKs.
+            let _ = self.0.tcp().set_quickack(true);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (before, self.0.tcp());
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for QuickAck<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
