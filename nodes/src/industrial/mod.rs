@@ -1,3 +1,4 @@
-//! Industrial nodes: PLC payload shaping (and, later, Modbus).
+//! Industrial nodes: PLC payload shaping and Modbus.
 
 pub mod json_build;
+pub mod modbus;

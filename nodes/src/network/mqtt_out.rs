@@ -16,7 +16,8 @@
 //! warns). A message is done once it is safe: a QoS 1/2 message in the broker's outbox
 //! (SQLite), or written to the broker's connection when it came from an `mqtt in` QoS 1/2
 //! message, which is acknowledged upstream only then. While the broker is unreachable
-//! messages wait in the outbox instead of being dropped.
+//! messages wait in the outbox instead of being dropped. The node takes the next message
+//! while earlier ones are being stored, so they share commits.
 
 use ferrite_runtime::loose::json_f64;
 use ferrite_runtime::{
@@ -26,7 +27,7 @@ use ferrite_runtime::{
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
-use super::mqtt::client::{Client, Link};
+use super::mqtt::client::{Accepted, Client, Link};
 use super::mqtt::codec::QoS;
 use super::mqtt::message::{self, Overrides};
 use super::mqtt::users;
@@ -40,6 +41,12 @@ pub const DEF: NodeDef = NodeDef {
     role: Role::Plain,
     build: Build::Flow(build),
 };
+
+/// A message's outbox commit has landed (or the connection closed before it could).
+struct Stored {
+    msg: Msg,
+    outcome: Result<(), super::mqtt::client::Closed>,
+}
 
 struct MqttOut {
     client: Client,
@@ -119,15 +126,22 @@ impl Node for MqttOut {
     }
 
     async fn on_event(&mut self, event: Event, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        if let Event::Custom(custom) = event
-            && let Some(link) = custom.downcast_ref::<Link>()
-        {
+        let Event::Custom(custom) = event else {
+            return Ok(());
+        };
+        if let Some(link) = custom.downcast_ref::<Link>() {
             cx.status(users::status(*link)).await;
+        } else if let Ok(stored) = custom.downcast::<Stored>() {
+            let Stored { msg, outcome } = *stored;
+            match outcome {
+                Ok(()) => cx.done(&msg).await,
+                Err(closed) => return Err(NodeError::new(closed.to_string()).for_msg(msg)),
+            }
         }
         Ok(())
     }
 
-    async fn on_input(&mut self, mut msg: Msg, _cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
         match msg.get("action") {
             None | Some(Value::Null) => {}
             Some(Value::String(action)) if action == "connect" => {
@@ -147,10 +161,20 @@ impl Node for MqttOut {
         // This node now answers for the message: the source acknowledges it once the
         // publish is safe, not when this copy is dropped.
         let receipt = msg.take_receipt();
-        self.client
-            .publish(publish, receipt)
-            .await
-            .map_err(|e| NodeError::new(e.to_string()).for_msg(msg))
+        match self.client.publish(publish, receipt).await {
+            Ok(Accepted::Taken) => Ok(()),
+            Ok(Accepted::Stored(stored)) => {
+                // Done (Complete nodes) once the commit lands; the node goes on meanwhile.
+                cx.defer_done();
+                let events = cx.event_sender();
+                tokio::spawn(async move {
+                    let outcome = Accepted::Stored(stored).wait().await;
+                    events.send(Event::Custom(Box::new(Stored { msg, outcome })));
+                });
+                Ok(())
+            }
+            Err(e) => Err(NodeError::new(e.to_string()).for_msg(msg)),
+        }
     }
 
     async fn on_close(&mut self, removed: bool, _cx: &mut NodeCtx) {

@@ -247,6 +247,25 @@ impl Outgoing {
     }
 }
 
+/// When a published message is safe (see [`Client::publish`]).
+#[derive(Debug)]
+pub enum Accepted {
+    /// The connection has it (written, or kept for the next connection).
+    Taken,
+    /// It will be once this resolves: stored in the outbox.
+    Stored(oneshot::Receiver<()>),
+}
+
+impl Accepted {
+    /// Waits until the message is safe.
+    pub async fn wait(self) -> Result<(), Closed> {
+        match self {
+            Accepted::Taken => Ok(()),
+            Accepted::Stored(stored) => stored.await.map_err(|_| Closed),
+        }
+    }
+}
+
 /// Why the connection was closed, for the client that asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the broker connection has closed")]
@@ -335,28 +354,33 @@ impl Client {
             .await;
     }
 
-    /// Publishes. A QoS 1/2 message without a receipt returns once it is durable (in the
-    /// outbox); anything else once the connection has taken it.
-    pub async fn publish(&self, publish: Publish, receipt: Option<Receipt>) -> Result<(), Closed> {
+    /// Publishes. A QoS 1/2 message without a receipt is safe once it is in the outbox:
+    /// [`Accepted::Stored`] resolves when its commit lands, shared with every other message
+    /// of the actor's turn, so a sender that does not wait for it keeps the commits batched.
+    /// Anything else is safe once the connection has taken it.
+    pub async fn publish(
+        &self,
+        publish: Publish,
+        receipt: Option<Receipt>,
+    ) -> Result<Accepted, Closed> {
         let mut outgoing = Outgoing {
             publish,
             receipt,
             accepted: None,
             row: None,
         };
-        let durable = outgoing.is_durable_request().then(|| {
+        let accepted = if outgoing.is_durable_request() {
             let (tx, rx) = oneshot::channel();
             outgoing.accepted = Some(tx);
-            rx
-        });
+            Accepted::Stored(rx)
+        } else {
+            Accepted::Taken
+        };
         self.commands
             .send(Command::Publish(Box::new(outgoing)))
             .await
             .map_err(|_| Closed)?;
-        if let Some(rx) = durable {
-            rx.await.map_err(|_| Closed)?;
-        }
-        Ok(())
+        Ok(accepted)
     }
 
     /// The `connect` action: connects (with new options, if given); `force` reconnects a

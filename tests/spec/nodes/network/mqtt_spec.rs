@@ -458,18 +458,30 @@ async fn a_full_outbox_drops_the_oldest_messages() {
 /// outboxRate limits how fast stored messages are replayed
 #[tokio::test]
 async fn replay_keeps_to_the_configured_rate() {
-    let (mut broker, sub) = broker_with_persistent_sub("sf/rate", "sub-rate").await;
-    let mut flow = load(json!([
-        broker_node(broker.port, json!({"outboxRate": 20})),
-        {"id": "out", "type": "mqtt out", "topic": "sf/rate", "qos": "1", "broker": "b1"}
-    ]))
-    .await;
-    connected(&mut flow, "out").await;
-    broker.stop();
-    status_text(&mut flow, "out", DISCONNECTED).await;
+    // The messages are stored while the broker node points at a port nobody listens on,
+    // and replayed by a second run pointing at the broker: the subscriber stays connected
+    // throughout, so what it sees is the replay's own pace.
+    let broker = Mosquitto::start();
+    let sub = broker.sub(&["-t", "sf/rate", "-q", "1"]);
+    sub.ready(&broker, "sf/rate").await;
+    let dir = tempfile::tempdir().expect("user dir");
+    let settings = || ferrite_runtime::Settings {
+        user_dir: Some(dir.path().to_owned()),
+        ..ferrite_runtime::Settings::default()
+    };
+    let nodes = |port: u16| {
+        json!([
+            broker_node(port, json!({"outboxRate": 20})),
+            {"id": "out", "type": "mqtt out", "topic": "sf/rate", "qos": "1", "broker": "b1"}
+        ])
+    };
+    let tables: &[&'static [ferrite_runtime::NodeDef]] = &[ferrite_nodes::ALL];
+    let dead_port = crate::support::mosquitto::free_port();
+    let mut flow = TestFlow::load_with(tables, nodes(dead_port), settings()).await;
     feed(&flow, "out", 1..=20).await;
     status_text(&mut flow, "out", "disconnected (20 queued)").await;
-    broker.restart();
+    flow.unload().await;
+    let flow = TestFlow::load_with(tables, nodes(broker.port), settings()).await;
     assert_eq!(sub.wait_for(1, Duration::from_secs(20)).await.len(), 1);
     let first = std::time::Instant::now();
     assert_eq!(
@@ -481,6 +493,40 @@ async fn replay_keeps_to_the_configured_rate() {
     assert!(
         took >= Duration::from_millis(800),
         "replayed 19 messages in {took:?}"
+    );
+    flow.unload().await;
+}
+
+/// a QoS 1 message from a node other than mqtt in is done (Complete) once it is stored in
+/// the outbox; mqtt out takes the next messages meanwhile, and every one is done and
+/// delivered
+#[tokio::test]
+async fn a_stored_qos1_message_completes_and_later_ones_do_not_wait_for_its_commit() {
+    let broker = Mosquitto::start();
+    let sub = broker.sub(&["-t", "sf/done", "-q", "1"]);
+    sub.ready(&broker, "sf/done").await;
+    let mut flow = load(json!([
+        broker_node(broker.port, json!({})),
+        {"id": "out", "type": "mqtt out", "topic": "sf/done", "qos": "1", "broker": "b1"},
+        {"id": "c", "type": "complete", "scope": ["out"], "wires": [["h"]]},
+        {"id": "h", "type": "helper"}
+    ]))
+    .await;
+    connected(&mut flow, "out").await;
+    feed(&flow, "out", 1..=500).await;
+    let mut done = Vec::new();
+    for _ in 1..=500 {
+        match flow.next("h").await.payload() {
+            Some(Value::String(n)) => done.push(n.parse::<u32>().expect("a number")),
+            other => panic!("unexpected payload {other:?}"),
+        }
+    }
+    // Commits land in order; the Complete messages may interleave.
+    done.sort_unstable();
+    assert_eq!(done, (1..=500).collect::<Vec<u32>>());
+    assert_eq!(
+        sub.wait_for(500, Duration::from_secs(20)).await,
+        numbers(1..=500)
     );
     flow.unload().await;
 }
