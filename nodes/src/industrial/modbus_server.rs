@@ -40,9 +40,10 @@
 //!
 //! Outputs (as the contrib node, after each input message unless
 //! `msg.payload.disableMsgOutput` is true; client requests send nothing):
-//! 1. `{type: "holding", message: <input msg>, payload: <buffer>}`, 2. `coils`, 3. `input`,
-//! 4. `discrete`: each area as jsmodbus lays it out (registers two bytes high byte first;
-//! bits eight to a byte, lowest address in the least significant bit).
+//! 1. `{type: "holding", message: <input msg>, payload: <buffer>}`; outputs 2, 3 and 4 the
+//!    same with `coils`, `input` and `discrete`: each area as jsmodbus lays it out
+//!    (registers two bytes high byte first; bits eight to a byte, lowest address in the
+//!    least significant bit).
 //! 5. `{payload: "request", type: "message", message: <input msg>}`.
 //!
 //! Status: green dot `active (port N)` once listening (the contrib node shows `initialized`

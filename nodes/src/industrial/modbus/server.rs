@@ -27,6 +27,9 @@ use super::pdu::{Area, Exception, PduError, Request, Response, encode_exception}
 /// reading until the writer catches up (TCP pushes back on the client).
 const ANSWERS_QUEUED: usize = 64;
 
+/// What the memory may hold at most per area (addresses are 16 bits).
+pub const MAX_SIZE: usize = 65536;
+
 /// How the server frames requests and answers on its TCP connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerTransport {
@@ -476,9 +479,6 @@ fn next_answer(
         },
     }
 }
-
-/// What the memory may hold at most per area (addresses are 16 bits).
-pub const MAX_SIZE: usize = 65536;
 
 #[cfg(test)]
 mod tests {
