@@ -2,3 +2,4 @@
 
 pub mod json_build;
 pub mod modbus;
+pub mod modbus_client;
