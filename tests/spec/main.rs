@@ -28,6 +28,7 @@ mod nodes {
     }
     mod industrial {
         mod json_build_spec;
+        mod modbus_client_spec;
     }
     mod network {
         mod aedes_broker_spec;
