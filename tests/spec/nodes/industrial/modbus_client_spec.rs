@@ -36,10 +36,10 @@ async fn first_answer(client: &ModbusClient, request: Request) -> Response {
     loop {
         match client.call(None, request.clone()).await {
             Ok(response) => return response,
-            Err(e) if Instant::now() < deadline => {
+            Err(_) if Instant::now() < deadline => {
+                // A reconnect ends the wait early; a timeout (nothing changes) retries soon.
                 let mut state = client.state();
-                let _ = tokio::time::timeout_at(deadline, state.changed()).await;
-                let _ = e;
+                let _ = tokio::time::timeout(Duration::from_millis(200), state.changed()).await;
             }
             Err(e) => panic!("no answer within 15 s: {e}"),
         }
