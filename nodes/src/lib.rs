@@ -34,6 +34,7 @@ pub static ALL: &[NodeDef] = &[
     function::rbe::DEF,
     function::rhai::DEF,
     industrial::json_build::DEF,
+    industrial::modbus_client::DEF,
     industrial::modbus_server::DEF,
     network::tls_config::DEF,
     network::mqtt_broker::DEF,

@@ -2,4 +2,5 @@
 
 pub mod json_build;
 pub mod modbus;
+pub mod modbus_client;
 pub mod modbus_server;
