@@ -550,13 +550,13 @@ impl RegisterMap {
             }
         };
         let Value::Object(values) = values else {
-            return Err(MapError::Write {
-                point: String::new(),
-                reason: format!(
+            return Err(MapError::config(
+                "payload",
+                format!(
                     "expected an object {{name: value}}, got {}",
                     values.type_name()
                 ),
-            });
+            ));
         };
         let mut encoded = Vec::with_capacity(values.len());
         for (name, value) in values {
@@ -1286,3 +1286,6 @@ fn split(start: u32, end: u32, max: u32, points: &[Point], mut read: impl FnMut(
 fn to_u16(value: u32) -> u16 {
     u16::try_from(value).unwrap_or(u16::MAX)
 }
+
+#[cfg(test)]
+mod tests;
