@@ -4,4 +4,5 @@
 pub mod client;
 pub mod frame;
 pub mod pdu;
+pub mod regmap;
 pub mod server;
