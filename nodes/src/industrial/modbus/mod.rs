@@ -2,6 +2,7 @@
 //! client connection actor, register maps and the simulated device.
 
 pub mod client;
+pub mod flow;
 pub mod frame;
 pub mod pdu;
 pub mod regmap;
