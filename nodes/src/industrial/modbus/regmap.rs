@@ -698,6 +698,31 @@ impl Point {
         self.scaled(raw)
     }
 
+    fn unscale_int(&self, number: Num) -> Result<i128, String> {
+        if let (Num::Int(value), Some((scale, offset))) = (number, self.exact) {
+            let shifted = i128::from(value) - i128::from(offset);
+            let scale = i128::from(scale);
+            if shifted % scale == 0 {
+                return Ok(shifted / scale);
+            }
+        }
+        let raw = self.unscale_float(number).round();
+        if raw.is_finite() {
+            // Saturates far outside every integer type, which the range check then refuses.
+            Ok(raw as i128)
+        } else {
+            Err(format!("{number} is not a finite number"))
+        }
+    }
+
+    fn unscale_float(&self, number: Num) -> f64 {
+        if self.is_identity() {
+            number.as_f64()
+        } else {
+            (number.as_f64() - self.offset) / self.scale
+        }
+    }
+
     fn is_identity(&self) -> bool {
         self.exact == Some((1, 0))
     }
@@ -889,33 +914,6 @@ fn parse_number(text: &str) -> Option<Num> {
         .map(Num::Int)
         .ok()
         .or_else(|| text.parse::<f64>().ok().map(Num::Float))
-}
-
-impl Point {
-    fn unscale_int(&self, number: Num) -> Result<i128, String> {
-        if let (Num::Int(value), Some((scale, offset))) = (number, self.exact) {
-            let shifted = i128::from(value) - i128::from(offset);
-            let scale = i128::from(scale);
-            if shifted % scale == 0 {
-                return Ok(shifted / scale);
-            }
-        }
-        let raw = self.unscale_float(number).round();
-        if raw.is_finite() {
-            // Saturates far outside every integer type, which the range check then refuses.
-            Ok(raw as i128)
-        } else {
-            Err(format!("{number} is not a finite number"))
-        }
-    }
-
-    fn unscale_float(&self, number: Num) -> f64 {
-        if self.is_identity() {
-            number.as_f64()
-        } else {
-            (number.as_f64() - self.offset) / self.scale
-        }
-    }
 }
 
 /// Config text of a key that may be a JSON number or a string.

@@ -1081,3 +1081,48 @@ fn split_reads_are_trimmed_to_wanted_items() {
     let decoded = sparse.decode(&answer(&sparse, |a| a + 1)).expect("decodes");
     assert_eq!(decoded.payload.to_json(), json!([1, 301]));
 }
+
+/// A value longer than one write (a long string, a long run of coils) is cut at the limit.
+#[test]
+fn writes_longer_than_one_request_are_cut_at_the_protocol_limit() {
+    let strings = map(
+        HOLDING,
+        "",
+        "",
+        json!([{"name": "text", "address": 10, "type": "string", "length": 125}]),
+        0,
+    );
+    let requests = strings
+        .write_requests(&Value::from_json(json!({"text": "hi"})))
+        .expect("plans");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0],
+        Request::WriteRegisters {
+            address: 10,
+            values: [vec![0x6869], vec![0; 122]].concat()
+        }
+    );
+    assert_eq!(
+        requests[1],
+        Request::WriteRegisters {
+            address: 133,
+            values: vec![0, 0]
+        }
+    );
+    let points: Vec<Json> = (0..1970)
+        .map(|a| json!({"name": format!("c{a}"), "address": a}))
+        .collect();
+    let coils = map(Area::Coils, "", "", Json::Array(points), 0);
+    let values = Value::Object(
+        (0..1970)
+            .map(|a| (format!("c{a}"), Value::Bool(true)))
+            .collect(),
+    );
+    let requests = coils.write_requests(&values).expect("plans");
+    assert!(matches!(&requests[..], [
+        Request::WriteCoils { address: 0, values: first },
+        Request::WriteCoils { address: 1968, values: rest },
+    ] if first.len() == 1968 && rest.len() == 2));
+    assert!(requests.iter().all(|r| r.validate().is_ok()));
+}
