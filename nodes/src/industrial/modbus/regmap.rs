@@ -28,6 +28,11 @@
 //!   rather than split into two requests (default 0: holes are never read, since a device
 //!   may answer "illegal data address" for them).
 //!
+//! The plan: the wanted ranges are sorted, touching ones (and, with `maxGap`, near ones)
+//! joined, and cut into reads of at most 125 registers or 2000 bits; a cut is moved back so
+//! it never splits a multi-register point, and each read is trimmed to start and end on
+//! wanted items.
+//!
 //! Output of [`RegisterMap::decode`]:
 //! * `payload`: `{name: value}` in the order the points are listed; without points, one
 //!   block gives the contrib node's array of raw values (numbers for registers, booleans for
@@ -378,38 +383,52 @@ impl RegisterMap {
             explicit
         };
 
-        // The runs are the merged ranges in address order; a poll's responses, concatenated
-        // in request order, are the runs' items back to back.
-        let runs = merge(blocks.iter().map(|b| block_range(*b)), u32::from(max_gap));
-        let mut requests = Vec::new();
-        let mut run_pos = Vec::with_capacity(runs.len());
-        let mut total = 0;
-        for &(start, end) in &runs {
-            run_pos.push(total);
-            total += (end - start) as usize;
+        // `wanted` are the items the map needs; runs join them across holes of at most
+        // `max_gap`, and each run is cut into reads, trimmed to start and end on wanted
+        // items (a read that would hold only a hole is dropped). A poll's responses,
+        // concatenated in request order, are the reads' items back to back.
+        let wanted = merge(blocks.iter().map(|b| block_range(*b)), 0);
+        let mut reads: Vec<(u32, u32)> = Vec::new();
+        for (start, end) in merge(wanted.iter().copied(), u32::from(max_gap)) {
             split(
                 start,
                 end,
                 u32::from(area.max_read()),
                 &points,
                 |from, to| {
-                    requests.push(Request::Read {
-                        area,
-                        address: to_u16(from),
-                        quantity: to_u16(to - from),
-                    });
+                    reads.extend(trim(&wanted, from, to));
                 },
             );
         }
+        let mut read_pos = Vec::with_capacity(reads.len());
+        let mut total = 0;
+        for &(from, to) in &reads {
+            read_pos.push(total);
+            total += (to - from) as usize;
+        }
+        // A block or point may span several reads, but only adjacent ones: reads are cut
+        // inside wanted items and trimmed only at holes, so its items stay contiguous.
         let locate = |address: u16| {
             let address = u32::from(address);
-            let run = runs.partition_point(|&(start, _)| start <= address) - 1;
-            run_pos[run] + (address - runs[run].0) as usize
+            // Every block and point lies in a read (the reads are made from them), so the
+            // read found is never before the first; saturating keeps that an invariant, not a panic.
+            let read = reads
+                .partition_point(|&(from, _)| from <= address)
+                .saturating_sub(1);
+            read_pos[read] + (address - reads[read].0) as usize
         };
         let block_pos = blocks.iter().map(|b| locate(b.start)).collect();
         for point in &mut points {
             point.pos = locate(point.address);
         }
+        let requests = reads
+            .iter()
+            .map(|&(from, to)| Request::Read {
+                area,
+                address: to_u16(from),
+                quantity: to_u16(to - from),
+            })
+            .collect();
         Ok(Self {
             area,
             blocks,
@@ -679,6 +698,31 @@ impl Point {
         self.scaled(raw)
     }
 
+    fn unscale_int(&self, number: Num) -> Result<i128, String> {
+        if let (Num::Int(value), Some((scale, offset))) = (number, self.exact) {
+            let shifted = i128::from(value) - i128::from(offset);
+            let scale = i128::from(scale);
+            if shifted % scale == 0 {
+                return Ok(shifted / scale);
+            }
+        }
+        let raw = self.unscale_float(number).round();
+        if raw.is_finite() {
+            // Saturates far outside every integer type, which the range check then refuses.
+            Ok(raw as i128)
+        } else {
+            Err(format!("{number} is not a finite number"))
+        }
+    }
+
+    fn unscale_float(&self, number: Num) -> f64 {
+        if self.is_identity() {
+            number.as_f64()
+        } else {
+            (number.as_f64() - self.offset) / self.scale
+        }
+    }
+
     fn is_identity(&self) -> bool {
         self.exact == Some((1, 0))
     }
@@ -870,33 +914,6 @@ fn parse_number(text: &str) -> Option<Num> {
         .map(Num::Int)
         .ok()
         .or_else(|| text.parse::<f64>().ok().map(Num::Float))
-}
-
-impl Point {
-    fn unscale_int(&self, number: Num) -> Result<i128, String> {
-        if let (Num::Int(value), Some((scale, offset))) = (number, self.exact) {
-            let shifted = i128::from(value) - i128::from(offset);
-            let scale = i128::from(scale);
-            if shifted % scale == 0 {
-                return Ok(shifted / scale);
-            }
-        }
-        let raw = self.unscale_float(number).round();
-        if raw.is_finite() {
-            // Saturates far outside every integer type, which the range check then refuses.
-            Ok(raw as i128)
-        } else {
-            Err(format!("{number} is not a finite number"))
-        }
-    }
-
-    fn unscale_float(&self, number: Num) -> f64 {
-        if self.is_identity() {
-            number.as_f64()
-        } else {
-            (number.as_f64() - self.offset) / self.scale
-        }
-    }
 }
 
 /// Config text of a key that may be a JSON number or a string.
@@ -1279,6 +1296,17 @@ fn split(start: u32, end: u32, max: u32, points: &[Point], mut read: impl FnMut(
         from = cut;
     }
     read(from, end);
+}
+
+/// The part of `from..to` from its first to its last wanted item (`wanted` sorted and
+/// disjoint); `None` when it holds none.
+fn trim(wanted: &[(u32, u32)], from: u32, to: u32) -> Option<(u32, u32)> {
+    let mut inside = wanted
+        .iter()
+        .filter(|&&(start, end)| start < to && from < end);
+    let first = inside.next()?;
+    let last = inside.next_back().unwrap_or(first);
+    Some((first.0.max(from), last.1.min(to)))
 }
 
 /// Addresses and counts here are checked against 0..=65535 (or 65536 for an end) when the

@@ -1052,3 +1052,77 @@ fn writes_refuse_what_cannot_be_written() {
         }])
     );
 }
+
+/// Reads cut from a gap-joined run start and end on wanted items, never in a hole.
+#[test]
+fn split_reads_are_trimmed_to_wanted_items() {
+    // maxGap 100 joins 0..120 and 200..210 into 0..210, cut at 125: the second read would
+    // start in the hole 120..200, so both are trimmed to what the blocks want.
+    let trimmed = map(HOLDING, "0;200", "120;10", Json::Null, 100);
+    assert_eq!(
+        trimmed.requests(),
+        [
+            read_request(HOLDING, 0, 120),
+            read_request(HOLDING, 200, 10)
+        ]
+    );
+    let decoded = trimmed.decode(&answer(&trimmed, |a| a)).expect("decodes");
+    let Value::Array(values) = &decoded.payload else {
+        panic!("array");
+    };
+    assert_eq!(values.len(), 130);
+    assert_eq!(values[120], Value::Int(200));
+    // A 125-register piece that is all hole is not read at all.
+    let sparse = map(HOLDING, "0;300", "1;1", Json::Null, 400);
+    assert_eq!(
+        sparse.requests(),
+        [read_request(HOLDING, 0, 1), read_request(HOLDING, 300, 1)]
+    );
+    let decoded = sparse.decode(&answer(&sparse, |a| a + 1)).expect("decodes");
+    assert_eq!(decoded.payload.to_json(), json!([1, 301]));
+}
+
+/// A value longer than one write (a long string, a long run of coils) is cut at the limit.
+#[test]
+fn writes_longer_than_one_request_are_cut_at_the_protocol_limit() {
+    let strings = map(
+        HOLDING,
+        "",
+        "",
+        json!([{"name": "text", "address": 10, "type": "string", "length": 125}]),
+        0,
+    );
+    let requests = strings
+        .write_requests(&Value::from_json(json!({"text": "hi"})))
+        .expect("plans");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0],
+        Request::WriteRegisters {
+            address: 10,
+            values: [vec![0x6869], vec![0; 122]].concat()
+        }
+    );
+    assert_eq!(
+        requests[1],
+        Request::WriteRegisters {
+            address: 133,
+            values: vec![0, 0]
+        }
+    );
+    let points: Vec<Json> = (0..1970)
+        .map(|a| json!({"name": format!("c{a}"), "address": a}))
+        .collect();
+    let coils = map(Area::Coils, "", "", Json::Array(points), 0);
+    let values = Value::Object(
+        (0..1970)
+            .map(|a| (format!("c{a}"), Value::Bool(true)))
+            .collect(),
+    );
+    let requests = coils.write_requests(&values).expect("plans");
+    assert!(matches!(&requests[..], [
+        Request::WriteCoils { address: 0, values: first },
+        Request::WriteCoils { address: 1968, values: rest },
+    ] if first.len() == 1968 && rest.len() == 2));
+    assert!(requests.iter().all(|r| r.validate().is_ok()));
+}
