@@ -29,6 +29,7 @@ mod nodes {
     mod industrial {
         mod json_build_spec;
         mod modbus_client_spec;
+        mod modbus_read_spec;
         mod modbus_server_spec;
     }
     mod network {

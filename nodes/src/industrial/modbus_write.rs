@@ -102,7 +102,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 }
 
 /// The value a contrib write node takes from a message.
-pub(super) fn message_value(msg: &Msg) -> Option<Value> {
+fn message_value(msg: &Msg) -> Option<Value> {
     match msg.payload()? {
         Value::Object(fields) if fields.contains_key("value") => fields.get("value").cloned(),
         payload => Some(payload.clone()),
@@ -168,24 +168,22 @@ impl Node for ModbusWrite {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let Some(value) = message_value(&msg) else {
+            return Err(NodeError::new("msg.payload is missing: nothing to write").for_msg(msg));
+        };
         let requests = match &self.map {
-            Some(map) => {
-                let payload = msg.payload().cloned().unwrap_or(Value::Null);
-                map.write_requests(&payload).map_err(|e| e.to_string())
-            }
-            None => match message_value(&msg) {
-                Some(value) => {
-                    flow::write_request(self.fc, self.address, &flow::write_value(&value))
-                        .map(|request| vec![request])
-                }
-                None => Err("msg.payload is missing: nothing to write".to_owned()),
-            },
+            Some(map) => map.write_requests(&value).map_err(|e| e.to_string()),
+            None => flow::write_request(self.fc, self.address, &flow::write_value(&value))
+                .map(|request| vec![request]),
         };
         let requests = match requests {
             Ok(requests) => requests,
             Err(why) => return Err(NodeError::new(why).for_msg(msg)),
         };
-        let value = message_value(&msg).unwrap_or(Value::Null);
+        let value = match &self.map {
+            Some(_) => value,
+            None => flow::write_value(&value),
+        };
         let described = describe(value, self.unit, self.fc, self.address, &self.quantity);
         write_all(&self.client, self.unit, &requests, msg, described, cx).await
     }
