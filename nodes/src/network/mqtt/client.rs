@@ -52,6 +52,12 @@ const DEFAULT_INFLIGHT: usize = 4096;
 /// they cost several times the CPU of memory, so this is sized to hold such a burst while
 /// keeping a gateway's peak RSS well under 60 MB.
 const WAITING_MAX_BYTES: usize = 24 * 1024 * 1024;
+/// While the messages waiting for an in-flight slot take more than this, acknowledgements
+/// of incoming QoS 1/2 messages are held back, then let go one per message that leaves
+/// the queue, so the broker sends no faster than it takes what we publish. A broker's own
+/// in-flight window does not bound a relay: Mosquitto 2.0.11 sends a whole new window (20)
+/// after each PUBACK.
+const ACK_HOLD_BYTES: usize = 16 * 1024 * 1024;
 /// Rows read from the outbox at a time.
 const REPLAY_BATCH: usize = 256;
 /// Largest packet accepted from the broker (MQTT's own limit is 256 MB).

@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use super::connect::{Opened, open};
 use super::reader::read_loop;
 use super::{
-    CLOSE_TIMEOUT, CONNECT_TIMEOUT, Command, Control, DEFAULT_INFLIGHT, Dispatch, FIRST_RETRY,
-    Link, LinkState, Options, Outgoing, REPLAY_BATCH, STATUS_REFRESH, Subscription,
+    ACK_HOLD_BYTES, CLOSE_TIMEOUT, CONNECT_TIMEOUT, Command, Control, DEFAULT_INFLIGHT, Dispatch,
+    FIRST_RETRY, Link, LinkState, Options, Outgoing, REPLAY_BATCH, STATUS_REFRESH, Subscription,
     WAITING_MAX_BYTES,
 };
 use crate::network::mqtt::codec::{
@@ -77,6 +77,12 @@ pub(super) struct Actor {
     outbox: Outbox,
     /// Messages to write to the outbox at the end of this turn.
     to_store: Vec<Outgoing>,
+    /// Messages that were on their way when the connection went, to store at the end of
+    /// this turn: never dropped by the outbox's caps (they were accepted while connected).
+    to_keep: Vec<Outgoing>,
+    /// Acknowledgements of incoming messages held back while too much waits for the
+    /// broker (see [`ACK_HOLD_BYTES`]).
+    held_acks: Vec<(u16, QoS)>,
     /// Messages waiting for an in-flight slot.
     waiting: Waiting,
     /// QoS 0 messages in `write_buf`: safe once it is written.
@@ -114,6 +120,8 @@ impl Actor {
             dispatch: Arc::new(Dispatch::default()),
             outbox,
             to_store: Vec::new(),
+            to_keep: Vec::new(),
+            held_acks: Vec::new(),
             waiting: Waiting::default(),
             unflushed: Vec::new(),
             write_buf: BytesMut::with_capacity(64 * 1024),
@@ -324,7 +332,7 @@ impl Actor {
         if self.outbox.policy().order != outbox::Order::Fifo {
             return false;
         }
-        if !self.to_store.is_empty() {
+        if !self.to_store.is_empty() || !self.to_keep.is_empty() {
             return true;
         }
         !self.outbox.is_empty()
@@ -370,13 +378,12 @@ impl Actor {
                 pkid,
                 qos,
             } => {
-                if let Some(live) = self.live.as_mut().filter(|_| generation == self.generation) {
-                    let ack = Ack::new(pkid);
-                    let packet = match qos {
-                        QoS::ExactlyOnce => Packet::PubRec(ack),
-                        _ => Packet::PubAck(ack),
-                    };
-                    encode(&packet, live.version, &mut self.write_buf);
+                if let Some(live) = self.live.as_ref().filter(|_| generation == self.generation) {
+                    if self.waiting.bytes >= ACK_HOLD_BYTES || !self.held_acks.is_empty() {
+                        self.held_acks.push((pkid, qos));
+                    } else {
+                        encode_ack(pkid, qos, live.version, &mut self.write_buf);
+                    }
                 }
             }
             Control::Lost(generation, reason) => {
@@ -449,14 +456,27 @@ impl Actor {
         self.fill_window();
     }
 
-    /// Moves waiting messages into free in-flight slots.
+    /// Moves waiting messages into free in-flight slots. Below the hold mark, each message
+    /// that moves lets one held acknowledgement go: the broker sends about as fast as it
+    /// takes what we publish, instead of in waves.
     fn fill_window(&mut self) {
         let Some(live) = &mut self.live else { return };
+        let mut held = self.held_acks.len();
         while live.room() {
             let Some(outgoing) = self.waiting.pop_front() else {
                 break;
             };
             write_inflight(live, &mut self.write_buf, outgoing);
+            if held > 0 && self.waiting.bytes < ACK_HOLD_BYTES {
+                held -= 1;
+            }
+        }
+        if self.waiting.is_empty() {
+            held = 0;
+        }
+        let release = self.held_acks.len() - held;
+        for (pkid, qos) in self.held_acks.drain(..release) {
+            encode_ack(pkid, qos, live.version, &mut self.write_buf);
         }
     }
 
@@ -604,9 +624,12 @@ impl Actor {
         for outgoing in unsent {
             // Rows already stored are replayed from the outbox.
             if outgoing.row.is_none() {
-                self.to_store.push(outgoing);
+                self.to_keep.push(outgoing);
             }
         }
+        // Unacknowledged, the broker sends those messages again (or, with a clean session,
+        // they were never ours).
+        self.held_acks.clear();
         self.write_buf.clear();
         self.set_state(LinkState::Disconnected);
     }
@@ -749,8 +772,21 @@ impl Actor {
                 }
             }
         }
+        if !self.to_keep.is_empty() {
+            let batch = std::mem::take(&mut self.to_keep);
+            if let Err(batch) = self.store(batch, false).await {
+                self.to_keep = batch;
+            }
+        }
         if !self.to_store.is_empty() {
-            self.store().await;
+            // The caps bound what piles up while the broker is away. Stored while
+            // connected, a message is on its way (a durable QoS 1/2 send, or overflow past
+            // the in-flight window) and is never dropped.
+            let capped = self.live.is_none();
+            let batch = std::mem::take(&mut self.to_store);
+            if let Err(batch) = self.store(batch, capped).await {
+                self.to_store = batch;
+            }
         }
         if !self.acked_rows.is_empty() {
             let rows = std::mem::take(&mut self.acked_rows);
@@ -761,15 +797,11 @@ impl Actor {
         }
     }
 
-    /// Commits the messages of this turn to the outbox, then releases them.
-    async fn store(&mut self) {
-        let batch = std::mem::take(&mut self.to_store);
+    /// Commits `batch` to the outbox, then releases its messages; hands the batch back
+    /// when it could not be stored (it is tried again on the next turn).
+    async fn store(&mut self, batch: Vec<Outgoing>, capped: bool) -> Result<(), Vec<Outgoing>> {
         let publishes: Vec<&Publish> = batch.iter().map(|o| &o.publish).collect();
-        // The caps bound what piles up while the broker is away. Stored while connected, a
-        // message is on its way (a durable QoS 1/2 send, or overflow past the in-flight
-        // window) and is never dropped.
-        let capped = self.live.is_none();
-        match self.outbox.push(&publishes, capped).await {
+        let result = match self.outbox.push(&publishes, capped).await {
             Ok((ids, pushed)) => {
                 self.dropped += pushed.dropped;
                 // One warning per interval, with the count, however fast messages drop.
@@ -791,15 +823,16 @@ impl Actor {
                     // The receipt goes: the message is safe on disk.
                     drop(outgoing);
                 }
+                Ok(())
             }
             Err(e) => {
-                // Not stored: kept in memory (receipts unreleased, senders waiting) and
-                // tried again on the next turn.
+                // Not stored: kept in memory (receipts unreleased, senders waiting).
                 tracing::error!(broker = %self.label(), "Could not store {} messages in the outbox: {e}", batch.len());
-                self.to_store = batch;
+                Err(batch)
             }
-        }
+        };
         self.queue_changed();
+        result
     }
 
     fn set_state(&mut self, state: LinkState) {
@@ -884,6 +917,16 @@ fn settle(mut outgoing: Outgoing, acked_rows: &mut Vec<i64>) {
     if let Some(accepted) = outgoing.accepted.take() {
         let _ = accepted.send(());
     }
+}
+
+/// Acknowledges an incoming QoS 1 (PUBACK) or QoS 2 (PUBREC) message.
+fn encode_ack(pkid: u16, qos: QoS, version: Version, buf: &mut BytesMut) {
+    let ack = Ack::new(pkid);
+    let packet = match qos {
+        QoS::ExactlyOnce => Packet::PubRec(ack),
+        _ => Packet::PubAck(ack),
+    };
+    encode(&packet, version, buf);
 }
 
 fn encode(packet: &Packet, version: Version, buf: &mut BytesMut) {
