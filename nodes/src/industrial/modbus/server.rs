@@ -416,7 +416,10 @@ async fn serve(stream: TcpStream, config: ServerConfig, device: Arc<Device>) {
     };
     let write = async move {
         while let Some((at, answer)) = due.recv().await {
-            tokio::time::sleep_until(at).await;
+            // The timer rounds up to a whole millisecond: an answer due now goes now.
+            if at > Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
             if writer.write_all(&answer).await.is_err() {
                 return;
             }
