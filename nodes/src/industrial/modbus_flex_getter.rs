@@ -122,23 +122,9 @@ impl Node for ModbusFlexGetter {
             input_msg.insert("topic", cx.id());
         }
         let input = request_input(&input_msg, described);
-        match flow::read_all(&self.client, reading.unit, reading.map.requests()).await {
-            Ok(responses) => {
-                let outputs = reading
-                    .outputs(msg.clone(), &responses, input, cx.id())
-                    .map_err(|e| e.for_msg(msg))?;
-                cx.send_ports(outputs).await;
-                Ok(())
-            }
-            Err(error) => {
-                cx.status(flow::failure_status(&error)).await;
-                if self.empty_msg_on_fail {
-                    cx.send_ports(flow::empty_outputs(msg.clone(), &error))
-                        .await;
-                }
-                Err(NodeError::new(error.to_string()).for_msg(msg))
-            }
-        }
+        reading
+            .read_for(&self.client, msg, input, self.empty_msg_on_fail, cx)
+            .await
     }
 }
 

@@ -158,6 +158,36 @@ impl Reading {
             node_id,
         ))
     }
+
+    /// Reads on behalf of `msg` (the getters) and sends the two outputs built on it; a
+    /// failure is an error carrying the message, and with `empty_msg_on_fail` also the
+    /// message with an empty payload on both outputs.
+    pub(super) async fn read_for(
+        &self,
+        client: &ModbusClient,
+        msg: Msg,
+        input: Value,
+        empty_msg_on_fail: bool,
+        cx: &mut NodeCtx,
+    ) -> Result<(), NodeError> {
+        match flow::read_all(client, self.unit, self.map.requests()).await {
+            Ok(responses) => {
+                let outputs = self
+                    .outputs(msg.clone(), &responses, input, cx.id())
+                    .map_err(|e| e.for_msg(msg))?;
+                cx.send_ports(outputs).await;
+                Ok(())
+            }
+            Err(error) => {
+                cx.status(flow::failure_status(&error)).await;
+                if empty_msg_on_fail {
+                    cx.send_ports(flow::empty_outputs(msg.clone(), &error))
+                        .await;
+                }
+                Err(NodeError::new(error.to_string()).for_msg(msg))
+            }
+        }
+    }
 }
 
 /// The contrib node's `calc_rateByUnit`: `rate` in `unit`; no unit means every 10 s.
