@@ -35,11 +35,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrite_runtime::loose::{json_bool, json_f64};
+use ferrite_runtime::loose::json_bool;
 use ferrite_runtime::{Build, BuildCtx, ConfigError, ConfigNode, NodeDef, Role};
 use serde_json::{Map, Value as Json};
 
 use super::modbus::client::{ClientOptions, ModbusClient, Parity, Transport};
+use super::modbus::flow::config_whole;
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "modbus-client",
@@ -92,22 +93,7 @@ fn whole(
     range: std::ops::RangeInclusive<u64>,
     default: u64,
 ) -> Result<u64, ConfigError> {
-    let value = match config.get(key) {
-        None | Some(Json::Null) => return Ok(default),
-        Some(Json::String(s)) if s.trim().is_empty() => return Ok(default),
-        Some(value) => value,
-    };
-    match json_f64(value) {
-        Some(n) if n.fract() == 0.0 && n >= 0.0 && range.contains(&(n as u64)) => Ok(n as u64),
-        _ => Err(ConfigError::field(
-            key,
-            format!(
-                "{value} is not a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
+    Ok(config_whole(config, key, range)?.unwrap_or(default))
 }
 
 fn millis(config: &Map<String, Json>, key: &str, default: u64) -> Result<Duration, ConfigError> {

@@ -78,15 +78,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     } else {
         None
     };
-    let address = match config.get("adr") {
-        None | Some(Json::Null) => 0,
-        Some(Json::String(s)) if s.trim().is_empty() => 0,
-        Some(value) => flow::whole(Some(&Value::from(value.clone())))
-            .and_then(|a| u16::try_from(a).ok())
-            .ok_or_else(|| {
-                ConfigError::field("adr", format!("{value} is not an address (0-65535)"))
-            })?,
-    };
+    let address = flow::config_whole(config, "adr", 0..=65535)?.unwrap_or(0) as u16;
     Ok(Box::new(ModbusWrite {
         client,
         unit: flow::unit_id(config, "unitid")?,

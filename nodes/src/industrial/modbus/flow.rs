@@ -3,6 +3,7 @@
 //! statuses.
 
 use bytes::{BufMut, BytesMut};
+use ferrite_runtime::loose::json_f64;
 use ferrite_runtime::{
     BuildCtx, ConfigError, Event, EventSender, Map, Msg, NodeCtx, Status, Value,
 };
@@ -22,20 +23,33 @@ pub fn client(cx: &BuildCtx<'_>) -> Result<ModbusClient, ConfigError> {
 /// A unit id as the contrib nodes store it: empty (the client's `unit_id`), or 0-255 as a
 /// number or its text.
 pub fn unit_id(config: &JsonMap<String, Json>, key: &str) -> Result<Option<u8>, ConfigError> {
-    match config.get(key) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(value) => unit_from_json(value)
-            .map(Some)
-            .ok_or_else(|| ConfigError::field(key, format!("{value} is not a unit id (0-255)"))),
-    }
+    Ok(config_whole(config, key, 0..=255)?.map(|unit| unit as u8))
 }
 
-fn unit_from_json(value: &Json) -> Option<u8> {
-    match value {
-        Json::Number(n) => n.as_u64().and_then(|u| u8::try_from(u).ok()),
-        Json::String(s) => s.trim().parse().ok(),
-        _ => None,
+/// A whole number in `range` given as a number or its text, as exported flows hold them;
+/// `None` when absent or empty.
+pub fn config_whole(
+    config: &JsonMap<String, Json>,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    let value = match config.get(key) {
+        None | Some(Json::Null) => return Ok(None),
+        Some(Json::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(value) => value,
+    };
+    match json_f64(value) {
+        Some(n) if n.fract() == 0.0 && n >= 0.0 && range.contains(&(n as u64)) => {
+            Ok(Some(n as u64))
+        }
+        _ => Err(ConfigError::field(
+            key,
+            format!(
+                "{value} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
     }
 }
 

@@ -209,21 +209,10 @@ impl Request {
     /// [`PduError::UnsupportedFunction`], which a server answers with exception 1.
     pub fn decode(pdu: &[u8]) -> Result<Self, PduError> {
         let (&code, body) = pdu.split_first().ok_or(PduError::Empty)?;
-        let fixed = |expected: usize| {
-            if body.len() == expected {
-                Ok(())
-            } else {
-                Err(PduError::Length {
-                    code,
-                    len: pdu.len(),
-                    expected: expected + 1,
-                })
-            }
-        };
         let word = |i: usize| u16::from_be_bytes([body[i], body[i + 1]]);
         let request = match code {
             1..=4 => {
-                fixed(4)?;
+                expect_len(pdu, 5)?;
                 let area = match code {
                     1 => Area::Coils,
                     2 => Area::DiscreteInputs,
@@ -237,7 +226,7 @@ impl Request {
                 }
             }
             5 => {
-                fixed(4)?;
+                expect_len(pdu, 5)?;
                 let value = match word(2) {
                     0xFF00 => true,
                     0 => false,
@@ -249,7 +238,7 @@ impl Request {
                 }
             }
             6 => {
-                fixed(4)?;
+                expect_len(pdu, 5)?;
                 Request::WriteRegister {
                     address: word(0),
                     value: word(2),
@@ -257,11 +246,7 @@ impl Request {
             }
             15 | 16 => {
                 if body.len() < 5 {
-                    return Err(PduError::Length {
-                        code,
-                        len: pdu.len(),
-                        expected: 6,
-                    });
+                    return Err(length_error(pdu, 6));
                 }
                 let quantity = word(2);
                 let bytes = &body[5..];
@@ -271,11 +256,7 @@ impl Request {
                     usize::from(quantity) * 2
                 };
                 if usize::from(body[4]) != expected || bytes.len() != expected {
-                    return Err(PduError::Length {
-                        code,
-                        len: pdu.len(),
-                        expected: 6 + expected,
-                    });
+                    return Err(length_error(pdu, 6 + expected));
                 }
                 if code == 15 {
                     Request::WriteCoils {
@@ -306,38 +287,19 @@ impl Request {
         if code == sent | 0x80 {
             return match body {
                 [exception] => Ok(Err(Exception(*exception))),
-                _ => Err(PduError::Length {
-                    code,
-                    len: pdu.len(),
-                    expected: 2,
-                }),
+                _ => Err(length_error(pdu, 2)),
             };
         }
         if code != sent {
             return Err(PduError::Mismatch { sent, got: code });
         }
-        let length = |expected: usize| {
-            if body.len() == expected {
-                Ok(())
-            } else {
-                Err(PduError::Length {
-                    code,
-                    len: pdu.len(),
-                    expected: expected + 1,
-                })
-            }
-        };
         let word = |i: usize| u16::from_be_bytes([body[i], body[i + 1]]);
         let response = match self {
             Request::Read { area, quantity, .. } => {
                 let Some((&count, data)) = body.split_first() else {
-                    return Err(PduError::Length {
-                        code,
-                        len: pdu.len(),
-                        expected: 2,
-                    });
+                    return Err(length_error(pdu, 2));
                 };
-                length(1 + usize::from(count))?;
+                expect_len(pdu, 2 + usize::from(count))?;
                 if area.is_bits() {
                     if data.len() < usize::from(*quantity).div_ceil(8) {
                         return Err(PduError::Count {
@@ -361,14 +323,14 @@ impl Request {
                 }
             }
             Request::WriteCoil { .. } | Request::WriteRegister { .. } => {
-                length(4)?;
+                expect_len(pdu, 5)?;
                 Response::WroteOne {
                     address: word(0),
                     value: word(2),
                 }
             }
             Request::WriteCoils { .. } | Request::WriteRegisters { .. } => {
-                length(4)?;
+                expect_len(pdu, 5)?;
                 Response::WroteMany {
                     address: word(0),
                     quantity: word(2),
@@ -400,6 +362,23 @@ impl Response {
                 buf.put_u16(*quantity);
             }
         }
+    }
+}
+
+/// `pdu` (function code and body) must be `expected` bytes long.
+fn expect_len(pdu: &[u8], expected: usize) -> Result<(), PduError> {
+    if pdu.len() == expected {
+        Ok(())
+    } else {
+        Err(length_error(pdu, expected))
+    }
+}
+
+fn length_error(pdu: &[u8], expected: usize) -> PduError {
+    PduError::Length {
+        code: pdu.first().copied().unwrap_or_default(),
+        len: pdu.len(),
+        expected,
     }
 }
 
