@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use ferrite_runtime::admin::{self, AdminState};
 use ferrite_runtime::flows::raw::parse_flows_text;
 use ferrite_runtime::{DeployKind, Registry, Runtime, Settings};
 use serde_json::Value as Json;
@@ -173,6 +174,12 @@ async fn run(flows: Option<PathBuf>, settings: Settings) -> Result<ExitCode> {
     }
     let items = read_flows(&flows_path)?;
     tracing::info!(userdir = %user_dir.display(), flows = %flows_path.display(), "Starting Ferrite {}.", env!("CARGO_PKG_VERSION"));
+    // Bound before any flow starts: a port already in use stops Ferrite, as it stops
+    // Node-RED, before a flow has touched a device.
+    let listener = match settings.admin_root() {
+        Some(_) => Some(bind_admin(&settings).await?),
+        None => None,
+    };
     let runtime = Runtime::new(registry()?, settings).await?;
     let report = runtime.deploy(items, DeployKind::Full).await;
     for issue in &report.issues {
@@ -183,11 +190,46 @@ async fn run(flows: Option<PathBuf>, settings: Settings) -> Result<ExitCode> {
     } else {
         tracing::error!(types = ?report.missing_types, "Flows not started: {}", report.to_string().trim_end());
     }
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin = listener.map(|listener| {
+        let state = AdminState::new(runtime.clone());
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = admin_stopped.await;
+            };
+            if let Err(e) = admin::serve(listener, state, stopped).await {
+                tracing::error!(error = %e, "The editor and Admin API stopped.");
+            }
+        })
+    });
     shutdown.wait().await;
+    let _ = stop_admin.send(());
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     tracing::info!("Stopping flows.");
     runtime.stop().await;
     tracing::info!("Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The editor's listener on `uiHost:uiPort` (port 0: any free port, logged).
+async fn bind_admin(settings: &Settings) -> Result<tokio::net::TcpListener> {
+    let port = u16::try_from(settings.ui_port)
+        .with_context(|| format!("uiPort {} is not a port number", settings.ui_port))?;
+    let address = (settings.ui_host.as_str(), port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{port} for the editor (uiHost, uiPort, --port)",
+                settings.ui_host
+            )
+        })?;
+    let local = listener.local_addr()?;
+    let root = settings.admin_root().unwrap_or_default();
+    tracing::info!(address = %local, "Editor at http://{local}{root}");
+    Ok(listener)
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is created, so

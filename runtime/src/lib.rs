@@ -6,6 +6,7 @@
 //! [`route::Inbox`] → next task; deploys go [`flows`] → [`engine::Runtime::deploy`]; state
 //! goes through [`context`] and the SQLite [`store`].
 
+pub mod admin;
 pub mod context;
 pub mod ctx;
 pub mod engine;

@@ -20,6 +20,22 @@ pub struct Settings {
     /// Admin and editor port.
     #[serde(deserialize_with = "crate::loose::u64")]
     pub ui_port: u64,
+    /// Address the editor and Admin API listen on (`uiHost`). Unlike Node-RED, which
+    /// listens on every interface, Ferrite defaults to `127.0.0.1`: a gateway's editor is
+    /// opened to the network only when the settings say so.
+    pub ui_host: String,
+    /// Path prefix of the editor and Admin API (`httpAdminRoot`, default `/`); `false`
+    /// turns both off.
+    pub http_admin_root: serde_json::Value,
+    /// Editor users and permissions (`adminAuth`: `{type: "credentials", users: [...]}`).
+    pub admin_auth: Option<serde_json::Value>,
+    /// Serve the editor over HTTPS (`https`: `{key, cert}` as PEM text, or `keyFile` /
+    /// `certFile` paths).
+    pub https: Option<serde_json::Value>,
+    /// Key for `flows_cred.json` (`credentialSecret`; `false` keeps credentials in clear).
+    pub credential_secret: Option<serde_json::Value>,
+    /// Editor look and options (`editorTheme`), passed to the editor through `GET /settings`.
+    pub editor_theme: Option<serde_json::Value>,
     /// Named context stores; empty means one memory store.
     pub context_storage: IndexMap<String, StoreSetting>,
     /// Values seeded into global context.
@@ -55,6 +71,12 @@ impl Default for Settings {
             user_dir: None,
             flow_file: None,
             ui_port: 1880,
+            ui_host: "127.0.0.1".to_owned(),
+            http_admin_root: serde_json::Value::String("/".to_owned()),
+            admin_auth: None,
+            https: None,
+            credential_secret: None,
+            editor_theme: None,
             context_storage: IndexMap::new(),
             function_global_context: Map::new(),
             function_timeout: 0.0,
@@ -84,6 +106,22 @@ impl Settings {
         usize::try_from(self.worker_threads)
             .unwrap_or(1)
             .clamp(1, 256)
+    }
+
+    /// `httpAdminRoot` as a path prefix (`/`, `/admin`), or `None` when it is `false`.
+    pub fn admin_root(&self) -> Option<String> {
+        match &self.http_admin_root {
+            serde_json::Value::Bool(false) => None,
+            serde_json::Value::String(root) => {
+                let trimmed = root.trim_matches('/');
+                Some(if trimmed.is_empty() {
+                    "/".to_owned()
+                } else {
+                    format!("/{trimmed}")
+                })
+            }
+            _ => Some("/".to_owned()),
+        }
     }
 
     pub fn inbox_capacity(&self) -> usize {

@@ -57,8 +57,9 @@ fn check_reports_json_syntax_errors_with_position() {
 #[test]
 fn run_creates_flows_file_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // The editor on a free port, so tests can run side by side.
     let mut child = ferrite()
-        .arg("--userdir")
+        .args(["--port", "0", "--userdir"])
         .arg(dir.path())
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())

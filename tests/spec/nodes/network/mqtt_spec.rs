@@ -607,7 +607,7 @@ impl Ferrite {
             .open(dir.join("ferrite.log"))
             .expect("log file");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
-            .arg("--userdir")
+            .args(["--port", "0", "--userdir"])
             .arg(dir)
             .arg(dir.join("flows.json"))
             .env("RUST_LOG", "info")

@@ -1,0 +1,114 @@
+//! The Admin HTTP API and the browser editor: what Node-RED's `@node-red/editor-api` serves
+//! (`shared/reference/node-red-compat.md` section 4), on axum.
+//!
+//! Every route lives in the module of its area and is mounted under `httpAdminRoot`. The
+//! editor uses relative URLs, so the page and the API always share that prefix. Errors
+//! are `{code, message}` JSON, as the editor expects.
+
+mod assets;
+mod auth;
+mod comms;
+mod context;
+mod flows;
+mod library;
+mod node_routes;
+mod nodes;
+mod settings;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::engine::Runtime;
+
+/// What every handler reaches: the runtime, and the admin side's own shared state.
+#[derive(Clone)]
+pub struct AdminState {
+    pub runtime: Runtime,
+    pub shared: Arc<AdminShared>,
+}
+
+/// State of the admin side that outlives a request.
+#[derive(Default)]
+pub struct AdminShared {}
+
+impl AdminState {
+    pub fn new(runtime: Runtime) -> Self {
+        Self {
+            runtime,
+            shared: Arc::new(AdminShared::default()),
+        }
+    }
+}
+
+/// An API error, sent as Node-RED sends them: a status and `{"code", "message"}`.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"code": self.code, "message": self.message});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// The editor and Admin API, mounted under `httpAdminRoot` (`/` when it is not a path).
+pub fn router(state: AdminState) -> Router {
+    let root = state.runtime.settings().admin_root();
+    let api = Router::new()
+        .merge(settings::routes())
+        .merge(nodes::routes())
+        .merge(flows::routes())
+        .merge(context::routes())
+        .merge(library::routes())
+        .merge(node_routes::routes())
+        .merge(comms::routes())
+        .merge(assets::routes())
+        .merge(auth::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .with_state(state);
+    match root.as_deref() {
+        None | Some("/") => api,
+        Some(prefix) => Router::new().nest(prefix, api),
+    }
+}
+
+/// Serves the editor and Admin API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AdminState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
