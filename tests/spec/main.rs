@@ -1,6 +1,7 @@
 //! Ferrite's spec tests: ports of Node-RED's spec files, one module per file, each test
 //! carrying the mocha title it ports in a `///` line.
 
+mod admin;
 mod cli_spec;
 mod demo_spec;
 mod harness;

@@ -1,0 +1,3 @@
+//! The editor's Admin HTTP API and /comms websocket, over real HTTP.
+
+mod support;
