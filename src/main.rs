@@ -159,7 +159,7 @@ async fn check(flows: &Path, mut settings: Settings) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-async fn run(flows: Option<PathBuf>, settings: Settings) -> Result<ExitCode> {
+async fn run(flows: Option<PathBuf>, mut settings: Settings) -> Result<ExitCode> {
     let shutdown = Shutdown::install();
     let user_dir = settings.user_dir.clone().unwrap_or_default();
     std::fs::create_dir_all(&user_dir)
@@ -173,6 +173,9 @@ async fn run(flows: Option<PathBuf>, settings: Settings) -> Result<ExitCode> {
         tracing::info!(path = %flows_path.display(), "Created an empty flows file.");
     }
     let items = read_flows(&flows_path)?;
+    // Deploys from the editor write back to the file that was run (and its credentials
+    // beside it); absolute, since the runtime resolves it against the user dir.
+    settings.flow_file = Some(std::path::absolute(&flows_path)?);
     tracing::info!(userdir = %user_dir.display(), flows = %flows_path.display(), "Starting Ferrite {}.", env!("CARGO_PKG_VERSION"));
     // Bound before any flow starts: a port already in use stops Ferrite, as it stops
     // Node-RED, before a flow has touched a device.

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::context::{ContextManager, ContextSetupError, NodeContext};
+use crate::credentials::CredentialStore;
 use crate::ctx::{BuildCtx, Inlets, NodeCtx, Shared};
 use crate::env::Env;
 use crate::events::EventBus;
@@ -55,6 +56,7 @@ struct Inner {
     shared: Arc<Shared>,
     context: Arc<ContextManager>,
     db: Option<Db>,
+    credentials: CredentialStore,
     state: Mutex<State>,
 }
 
@@ -171,6 +173,7 @@ impl Runtime {
         };
         let context = ContextManager::from_settings(&settings.context_storage, db.as_ref()).await?;
         context.seed_global(&settings.function_global_context);
+        let credentials = CredentialStore::open(&settings);
         let shared = Arc::new(Shared {
             events: Arc::new(EventBus::new()),
             settings: Arc::new(settings),
@@ -183,6 +186,7 @@ impl Runtime {
                 shared,
                 context,
                 db,
+                credentials,
                 state: Mutex::new(State::default()),
             }),
         })
@@ -210,6 +214,11 @@ impl Runtime {
 
     pub fn db(&self) -> Option<&Db> {
         self.inner.db.as_ref()
+    }
+
+    /// Node credentials, merged into each node's `credentials` config key at deploy.
+    pub fn credentials(&self) -> &CredentialStore {
+        &self.inner.credentials
     }
 
     /// The deployed flows and their revision.
@@ -246,7 +255,11 @@ impl Runtime {
     pub async fn deploy(&self, flows: Vec<Json>, kind: DeployKind) -> DeployReport {
         let mut state = self.inner.state.lock().await;
         let mut report = DeployReport::default();
-        let raw = raw::read_nodes(&flows, &mut report);
+        // Nodes see their credentials; the flows kept (and their revision) never hold
+        // them. A credential change shows in the diff, so a partial deploy restarts that
+        // node, as in Node-RED.
+        let with_credentials = self.with_credentials(&flows);
+        let raw = raw::read_nodes(&with_credentials, &mut report);
         let graph = graph::build(&raw, &self.inner.registry, &mut report);
         let rev = revision(&flows);
         let events = &self.inner.shared.events;
@@ -298,6 +311,33 @@ impl Runtime {
             true,
         );
         report
+    }
+
+    /// The flows with each node's stored credentials under its `credentials` key.
+    fn with_credentials(&self, flows: &[Json]) -> Vec<Json> {
+        let stored = self.inner.credentials.snapshot();
+        flows
+            .iter()
+            .map(|item| {
+                let mut item = item.clone();
+                if let Json::Object(node) = &mut item
+                    && let Some(creds) = node
+                        .get("id")
+                        .and_then(Json::as_str)
+                        .and_then(|id| stored.get(id))
+                {
+                    let slot = node
+                        .entry("credentials")
+                        .or_insert_with(|| Json::Object(serde_json::Map::new()));
+                    if let Json::Object(slot) = slot {
+                        slot.extend(creds.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    } else {
+                        *slot = Json::Object(creds.clone());
+                    }
+                }
+                item
+            })
+            .collect()
     }
 
     async fn record_revision(&self, rev: &str, flows: &[Json]) {

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod context;
+pub mod credentials;
 pub mod ctx;
 pub mod engine;
 pub mod env;

@@ -124,6 +124,19 @@ impl Settings {
         }
     }
 
+    /// The flows file: `flowFile` (default `flows.json`) in the user dir; `None` without
+    /// a user dir (nothing is persisted then).
+    pub fn flow_path(&self) -> Option<PathBuf> {
+        let dir = self.user_dir.as_ref()?;
+        Some(
+            dir.join(
+                self.flow_file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("flows.json")),
+            ),
+        )
+    }
+
     pub fn inbox_capacity(&self) -> usize {
         usize::try_from(self.node_inbox_capacity)
             .unwrap_or(1024)

@@ -33,7 +33,10 @@ pub struct AdminState {
 
 /// State of the admin side that outlives a request.
 #[derive(Default)]
-pub struct AdminShared {}
+pub struct AdminShared {
+    /// One deploy (POST flows, revision restore) at a time.
+    pub deploy_lock: tokio::sync::Mutex<()>,
+}
 
 impl AdminState {
     pub fn new(runtime: Runtime) -> Self {

@@ -1,3 +1,7 @@
 //! The editor's Admin HTTP API and /comms websocket, over real HTTP.
 
+mod credentials_spec;
+mod flows_spec;
+mod library_spec;
+mod revisions_spec;
 mod support;
