@@ -94,11 +94,13 @@ pub fn decrypt(key: &[u8; 32], encrypted: &str) -> Result<Json, CredentialsError
 
 /// Whether a credential field is secret (the editor's `type: "password"`). Types define
 /// that in their editor HTML, which the runtime does not read; the core nodes' password
-/// fields are all named one of these, so the name decides.
+/// fields are all named one of these, so the name decides. A name ending in `key` counts
+/// (`apikey`), but tls-config's `keydata` is the PEM text the editor shows, not a secret
+/// field: returning only `has_keydata` would blank it in the dialog.
 pub fn is_secret(key: &str) -> bool {
-    const SECRET_WORDS: [&str; 5] = ["password", "passphrase", "secret", "token", "key"];
+    const SECRET_WORDS: [&str; 4] = ["password", "passphrase", "secret", "token"];
     let key = key.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|word| key.contains(word))
+    SECRET_WORDS.iter().any(|word| key.contains(word)) || key.ends_with("key")
 }
 
 /// What `GET credentials/{type}/{id}` answers: plain fields as stored, secret ones as
@@ -394,6 +396,15 @@ mod tests {
     use serde_json::json;
 
     /// Encrypting then decrypting with the same key gives the credentials back.
+    #[test]
+    fn tls_key_text_is_shown_but_passwords_and_keys_are_not() {
+        assert!(!is_secret("keydata"));
+        assert!(!is_secret("certdata"));
+        assert!(is_secret("passphrase"));
+        assert!(is_secret("password"));
+        assert!(is_secret("apiKey"));
+    }
+
     #[test]
     fn encrypted_credentials_decrypt_with_the_same_key() {
         let key = key_from_secret("s3cret");
