@@ -2,7 +2,10 @@
 // would: load it, import a flow through the import dialog, deploy, press the inject
 // node's button and see the message in the debug sidebar. Saves a screenshot either way.
 //
-// Usage: node tests/browser/editor.mjs <baseUrl> <screenshotPath>
+// Usage: node tests/browser/editor.mjs <baseUrl> <screenshotPath> [type,type,...]
+// Given a list of node types, it checks instead that the editor offers each with help text
+// and an edit dialog that opens without a script error (Ferrite's own definitions in
+// editor-static/nodes/; config types included).
 // Exit status 0 when every step passed; otherwise 1 (2 for bad usage) with the step that
 // failed on stderr. Works against any server speaking the editor's protocol: Ferrite, or
 // a real Node-RED for comparison.
@@ -62,7 +65,7 @@ const FLOW = [
 class StepFailed extends Error {}
 
 function usage() {
-    console.error("usage: node tests/browser/editor.mjs <baseUrl> <screenshotPath>");
+    console.error("usage: node tests/browser/editor.mjs <baseUrl> <screenshotPath> [type,type,...]");
     process.exit(2);
 }
 
@@ -80,7 +83,8 @@ async function step(name, action) {
 }
 
 async function main() {
-    const [baseUrl, screenshot] = process.argv.slice(2);
+    const [baseUrl, screenshot, typeList] = process.argv.slice(2);
+    const types = (typeList || "").split(",").filter((t) => t);
     if (!baseUrl || !screenshot) usage();
     mkdirSync(dirname(screenshot), { recursive: true });
 
@@ -104,7 +108,11 @@ async function main() {
     const complaints = [];
     page.on("pageerror", (err) => complaints.push(`page error: ${err.message}`));
     page.on("console", (m) => {
-        if (m.type() === "error") complaints.push(`console: ${m.text()}`);
+        // The editor logs a node definition's exceptions ("oneditprepare", "Definition
+        // error") with console.log.
+        if (m.type() === "error" || /^(oneditprepare|Definition error)/.test(m.text())) {
+            complaints.push(`console: ${m.text()}`);
+        }
     });
     page.on("response", (r) => {
         if (r.status() >= 400) complaints.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
@@ -112,8 +120,13 @@ async function main() {
 
     let status = 0;
     try {
-        await run(page, baseUrl);
-        console.log(`the debug sidebar shows "${PAYLOAD}"`);
+        await loadEditor(page, baseUrl);
+        if (types.length > 0) {
+            await checkTypes(page, types, complaints);
+        } else {
+            await injectAndDebug(page);
+            console.log(`the debug sidebar shows "${PAYLOAD}"`);
+        }
     } catch (err) {
         status = 1;
         console.error(err instanceof StepFailed ? err.message : `unexpected failure: ${err.stack || err}`);
@@ -130,7 +143,7 @@ async function main() {
     return status;
 }
 
-async function run(page, baseUrl) {
+async function loadEditor(page, baseUrl) {
     await step("load the editor", async () => {
         await page.goto(baseUrl, { waitUntil: "domcontentloaded" });
     });
@@ -145,6 +158,9 @@ async function run(page, baseUrl) {
         await page.locator("#red-ui-loading-progress").waitFor({ state: "hidden" });
         await page.locator("#red-ui-workspace-chart").waitFor();
     });
+}
+
+async function injectAndDebug(page) {
 
     await step("open the import dialog from the menu", async () => {
         await page.locator("#red-ui-header-button-sidemenu").click();
@@ -209,6 +225,57 @@ async function run(page, baseUrl) {
         await page.locator(".red-ui-debug-msg", { hasText: PAYLOAD })
             .filter({ visible: true }).first().waitFor();
     });
+}
+
+// Each type is registered with an edit form and help; a node of it opens its edit dialog
+// without a script error (oneditprepare runs). The nodes are removed, never deployed.
+async function checkTypes(page, types, complaints) {
+    await step(`node types offered: ${types.join(", ")}`, async () => {
+        const problems = await page.evaluate((types) => types.flatMap((type) => {
+            const def = RED.nodes.getType(type);
+            if (!def) return [`${type}: not registered`];
+            const found = [];
+            if (!document.querySelector(`script[data-template-name="${type}"]`)) found.push(`${type}: no edit form`);
+            if (!(RED.nodes.getNodeHelp(type) || "").trim()) found.push(`${type}: no help text`);
+            if (def.category !== "config"
+                && !document.querySelector(`.red-ui-palette-node[data-palette-type="${type}"]`)) {
+                found.push(`${type}: not in the palette`);
+            }
+            return found;
+        }), types);
+        if (problems.length > 0) throw new Error(problems.join("; "));
+    });
+    for (const type of types) {
+        await step(`edit dialog of ${type}`, async () => {
+            const before = complaints.length;
+            const id = await page.evaluate((type) => {
+                if (RED.nodes.getType(type).category === "config") {
+                    // A new one, as the "Add new ..." entry of a node's config field opens.
+                    RED.editor.editConfig("", type, "_ADD_");
+                    return null;
+                }
+                const id = RED.nodes.id();
+                RED.view.importNodes([{ id, type, z: RED.workspaces.active(), x: 600, y: 300, wires: [] }],
+                    { generateIds: false, touchImport: true });
+                RED.editor.edit(RED.nodes.node(id));
+                return id;
+            }, type);
+            // The tray's form holds the template's inputs once oneditprepare has run.
+            await page.locator(".red-ui-tray .red-ui-tray-body form").first().waitFor();
+            await page.locator("#node-dialog-cancel, #node-config-dialog-cancel").first().click();
+            await page.locator(".red-ui-tray").first().waitFor({ state: "detached" });
+            if (id) {
+                await page.evaluate((id) => {
+                    RED.nodes.remove(id);
+                    RED.view.redraw(true);
+                }, id);
+            }
+            // Script errors only: a missing icon is not the dialog failing.
+            const errors = complaints.slice(before)
+                .filter((c) => /^(page error|console: (oneditprepare|Definition error))/.test(c));
+            if (errors.length > 0) throw new Error(errors.join("; "));
+        });
+    }
 }
 
 process.exit(await main());

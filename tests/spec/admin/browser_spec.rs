@@ -1,7 +1,8 @@
 //! The editor in a real browser: the `ferrite` binary serves it, headless Chromium (driven
 //! by `tests/browser/editor.mjs` with playwright-core) imports a flow through the import
-//! dialog, deploys it, presses the inject button and sees the message in the debug sidebar.
-//! The screenshot is kept in `target/test-artifacts/editor.png`.
+//! dialog, deploys it, presses the inject button and sees the message in the debug sidebar;
+//! and it opens the edit dialog of each of Ferrite's Modbus node definitions. Screenshots are
+//! kept in `target/test-artifacts/` (`editor.png`, `modbus-nodes.png`).
 //!
 //! `./scripts/test` installs what this needs: Debian's `chromium` and `npm ci` in
 //! `tests/browser`. `BROWSER_TEST_SERVER` names another program to start instead of
@@ -126,43 +127,24 @@ async fn wait_until_ready(server: &mut Running, dir: &Path, base: &str, port: u1
     }
 }
 
-/// Runs the driver; returns its exit status and everything it printed.
-async fn run_browser(base: &str, screenshot: &Path, out_dir: &Path) -> (ExitStatus, String) {
-    let out_path = out_dir.join("browser.log");
-    let out = std::fs::File::create(&out_path).expect("log file");
-    let child = Command::new("node")
-        .current_dir(repo())
-        .arg("tests/browser/editor.mjs")
-        .arg(base)
-        .arg(screenshot)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("node starts");
-    let mut browser = Running(child);
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
-    let status = loop {
-        if let Some(status) = browser.0.try_wait().expect("waitable") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
-            std::fs::read_to_string(&out_path).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    (
-        status,
-        std::fs::read_to_string(&out_path).unwrap_or_default(),
-    )
+/// Ferrite's own node definitions checked in the browser (`editor-static/nodes/`).
+const MODBUS_TYPES: &str = "modbus-client,modbus-read,modbus-getter,modbus-flex-getter,\
+                            modbus-write,modbus-flex-write,modbus-server";
+
+/// A started server and a finished, successful browser run against it.
+struct Browsed {
+    base: String,
+    screenshot: PathBuf,
+    output: String,
+    // Kept alive: the server runs in this directory until the test ends.
+    _dir: tempfile::TempDir,
+    _server: Running,
 }
 
-/// A user imports a flow through the editor's import dialog, deploys it, presses the
-/// inject button and sees the message in the debug sidebar; the server keeps the flow.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn editor_imports_deploys_and_shows_the_injected_message_in_the_debug_sidebar() {
+/// Starts a server, runs `tests/browser/editor.mjs` against it with `extra` arguments and
+/// the screenshot `target/test-artifacts/<name>`, and fails the test, with both logs, unless
+/// the run succeeded and left its screenshot.
+async fn browse(name: &str, extra: &[&str]) -> Browsed {
     require_browser_tools();
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
@@ -170,9 +152,36 @@ async fn editor_imports_deploys_and_shows_the_injected_message_in_the_debug_side
     let mut server = start_server(dir.path(), port);
     wait_until_ready(&mut server, dir.path(), &base, port).await;
 
-    let screenshot = repo().join("target/test-artifacts/editor.png");
+    let screenshot = repo().join("target/test-artifacts").join(name);
     let _ = std::fs::remove_file(&screenshot);
-    let (status, output) = run_browser(&base, &screenshot, dir.path()).await;
+    let out_path = dir.path().join("browser.log");
+    let out = std::fs::File::create(&out_path).expect("log file");
+    let child = Command::new("node")
+        .current_dir(repo())
+        .arg("tests/browser/editor.mjs")
+        .arg(&base)
+        .arg(&screenshot)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out)
+        .spawn()
+        .expect("node starts");
+    let mut browser = Running(child);
+    let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    let status: ExitStatus = loop {
+        if let Some(status) = browser.0.try_wait().expect("waitable") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
+            output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let output = output();
     assert!(
         status.success(),
         "the browser run failed ({status}):\n{output}\n--- server log ---\n{}",
@@ -183,8 +192,28 @@ async fn editor_imports_deploys_and_shows_the_injected_message_in_the_debug_side
         "no screenshot at {}:\n{output}",
         screenshot.display()
     );
+    Browsed {
+        base,
+        screenshot,
+        output,
+        _dir: dir,
+        _server: server,
+    }
+}
 
-    let flows = request("GET", &format!("{base}flows"), &[], None).await;
+/// A user imports a flow through the editor's import dialog, deploys it, presses the
+/// inject button and sees the message in the debug sidebar; the server keeps the flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_imports_deploys_and_shows_the_injected_message_in_the_debug_sidebar() {
+    let run = browse("editor.png", &[]).await;
+    assert!(
+        run.output
+            .contains(&format!("the debug sidebar shows \"{PAYLOAD}\"")),
+        "{}",
+        run.output
+    );
+
+    let flows = request("GET", &format!("{}flows", run.base), &[], None).await;
     assert_eq!(flows.status, 200, "{}", flows.text());
     let flows = flows.json();
     let nodes = flows.as_array().expect("GET /flows (v1) is an array");
@@ -202,4 +231,19 @@ async fn editor_imports_deploys_and_shows_the_injected_message_in_the_debug_side
             .any(|n| n["type"] == "tab" && n["id"] == inject["z"]),
         "the inject node's tab was deployed: {flows}"
     );
+}
+
+/// The editor offers Ferrite's Modbus nodes in the palette (the client as a config node),
+/// each with help text and an edit dialog that opens without a script error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_offers_the_modbus_nodes_with_edit_dialogs_and_help() {
+    let run = browse("modbus-nodes.png", &[MODBUS_TYPES]).await;
+    for kind in MODBUS_TYPES.split(',') {
+        assert!(
+            run.output.contains(&format!("ok   edit dialog of {kind} ")),
+            "{kind} not checked ({}):\n{}",
+            run.screenshot.display(),
+            run.output
+        );
+    }
 }
