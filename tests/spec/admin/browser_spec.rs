@@ -51,14 +51,15 @@ fn require_browser_tools() {
         missing.push(format!("Chromium ({})", chromium.display()));
     }
     if !node.is_ok_and(|out| out.status.success()) {
-        missing.push("Node.js (`node`)".to_owned());
+        missing.push("Node.js 20 or later (`node`, which the build needs too)".to_owned());
     }
     if !driver.is_dir() {
         missing.push(format!("playwright-core ({})", driver.display()));
     }
     assert!(
         missing.is_empty(),
-        "the browser test needs {}: ./scripts/test installs them (apt-get install chromium, npm ci in tests/browser)",
+        "the browser test needs {}: ./scripts/test installs them (apt-get install chromium, \
+         npm ci in tests/browser; it asks for Node.js when missing)",
         missing.join(", ")
     );
 }
