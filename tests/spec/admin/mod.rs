@@ -1,5 +1,6 @@
 //! The editor's Admin HTTP API and /comms websocket, over real HTTP.
 
+mod browser_spec;
 mod credentials_spec;
 mod flows_spec;
 mod library_spec;
