@@ -62,7 +62,7 @@ const MAX_ATTEMPTS: usize = 5;
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(600);
 /// Verified when the username is unknown, so a wrong name costs as long as a wrong
 /// password and response times do not tell which names exist (password "password").
-const DUMMY_HASH: &str = "$2b$08$wuAqPiKJlVN27eF5qJp.RuQYuy6ZYONW7a/UWYxDTtwKFCdB8F19y";
+const DUMMY_HASH: &str = "$2a$08$zZWtXTja0fB1pzD4sHCMyOCMYz2Z6dNbM6tl8sJogENOMcxWV9DN.";
 /// The OAuth2 clients Node-RED knows: the editor and the `node-red-admin` command line.
 const CLIENTS: [&str; 2] = ["node-red-editor", "node-red-admin"];
 
