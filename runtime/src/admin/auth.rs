@@ -222,7 +222,7 @@ pub(super) fn user_for_token(state: &AdminState, token: &str) -> Option<User> {
         .get(&digest(token))
         .filter(|session| session.expires > now_ms())
         .cloned()?;
-    config.accounts.contains_key(&session.user).then(|| User {
+    config.accounts.contains_key(&session.user).then_some(User {
         username: session.user,
         permissions: session.scope,
         anonymous: false,

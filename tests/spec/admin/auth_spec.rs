@@ -440,3 +440,25 @@ fn the_editor_listens_on_loopback_by_default() {
         serde_json::from_value(json!({"uiHost": "0.0.0.0"})).expect("settings");
     assert_eq!(settings.ui_host, "0.0.0.0");
 }
+
+/// Under an `httpAdminRoot` prefix the guard sees the paths below it: a read-only user may
+/// still log out (`auth/revoke`, which would need `admin.write` if the prefix were kept).
+#[tokio::test]
+async fn the_guard_works_under_an_admin_root_prefix() {
+    let mut settings = auth_settings();
+    settings["httpAdminRoot"] = json!("/admin");
+    let server = Server::with(settings, json!([])).await;
+    assert!(server.base.ends_with("/admin"));
+    assert_eq!(server.get("auth/login").await.json()["type"], "credentials");
+    assert_refused(&post_form(&server, "auth/revoke", &[], &[("token", "x")]).await);
+    let token = token_for(&server, "viewer").await;
+    let bearer = format!("Bearer {token}");
+    let reply = post_form(
+        &server,
+        "auth/revoke",
+        &[("authorization", &bearer)],
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
