@@ -10,6 +10,7 @@ mod auth;
 mod comms;
 mod context;
 mod flows;
+mod https;
 mod library;
 mod node_routes;
 mod nodes;
@@ -24,6 +25,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::engine::Runtime;
 
+pub use auth::AuthError;
+pub use https::HttpsError;
+
 /// What every handler reaches: the runtime, and the admin side's own shared state.
 #[derive(Clone)]
 pub struct AdminState {
@@ -36,6 +40,7 @@ pub struct AdminState {
 pub struct AdminShared {
     /// One deploy (POST flows, revision restore) at a time.
     pub deploy_lock: tokio::sync::Mutex<()>,
+    auth: auth::AuthState,
 }
 
 impl AdminState {
@@ -105,13 +110,35 @@ pub fn router(state: AdminState) -> Router {
     }
 }
 
-/// Serves the editor and Admin API on `listener` until `shutdown` completes.
+/// Why the editor could not be served: bad `adminAuth` or `https` settings (found before
+/// the first connection is accepted) or a failing listener.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Https(#[from] HttpsError),
+    #[error("serving the editor: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the editor and Admin API on `listener` until `shutdown` completes: over HTTPS
+/// when the `https` setting is there, plain HTTP otherwise.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> Result<(), ServeError> {
+    auth::check(&state)?;
+    let tls = https::server_config(state.runtime.settings().https.as_ref())?;
+    let app = router(state);
+    match tls {
+        Some(config) => https::serve(listener, app, config, shutdown).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
+    Ok(())
 }

@@ -5,4 +5,6 @@ mod credentials_spec;
 mod flows_spec;
 mod library_spec;
 mod revisions_spec;
+mod auth_spec;
+mod https_spec;
 mod support;

@@ -99,6 +99,27 @@ impl Server {
     }
 }
 
+/// Why `admin::serve` refuses these settings (it must, before accepting anyone).
+pub async fn serve_error(settings: Json) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings: Settings = serde_json::from_value(settings).expect("settings");
+    settings.user_dir = Some(dir.path().to_path_buf());
+    let registry = Registry::new([ferrite_nodes::ALL]).expect("registry");
+    let runtime = Runtime::new(std::sync::Arc::new(registry), settings)
+        .await
+        .expect("runtime");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let served = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        admin::serve(listener, AdminState::new(runtime), std::future::pending()),
+    )
+    .await
+    .expect("serve gave up at once");
+    served.expect_err("serve accepted the settings").to_string()
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
