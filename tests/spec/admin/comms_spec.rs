@@ -316,3 +316,26 @@ async fn with_admin_auth_a_first_frame_without_token_is_refused() {
     assert_eq!(client.frame().await, Some(json!({"auth": "fail"})));
     assert_eq!(client.frame().await, None, "the socket is closed");
 }
+
+/// A browser that falls behind loses the oldest events, not its connection: after a burst
+/// larger than the bus holds, it still gets frames, starting with the newest events kept.
+#[tokio::test]
+async fn a_lagging_connection_drops_the_oldest_events_and_keeps_going() {
+    let server = Server::start().await;
+    let mut client = CommsClient::ready(&server).await;
+    // One test thread: the whole burst is published before the connection reads any.
+    let burst = 10_000;
+    for i in 0..burst {
+        server
+            .runtime
+            .events()
+            .publish("spec/flood", json!(i), false);
+    }
+    let first = client.batch().await;
+    assert_eq!(first.len(), 50);
+    let oldest = first[0]["data"].as_u64().expect("number");
+    assert!(oldest > 0, "the oldest events were dropped");
+    let expected: Vec<Json> = (oldest..oldest + 50).map(|i| json!(i)).collect();
+    let got: Vec<Json> = first.into_iter().map(|m| m["data"].clone()).collect();
+    assert_eq!(got, expected, "what is kept arrives in order");
+}
