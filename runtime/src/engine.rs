@@ -590,6 +590,38 @@ impl Runtime {
         }
     }
 
+    /// Posts an event to a running node's own inbox, as the editor's node buttons do
+    /// (`Event::Toggle`). It jumps the queue of input messages, like timers do.
+    pub async fn post_event(
+        &self,
+        id: &str,
+        event: crate::node::Event,
+    ) -> Result<(), RuntimeError> {
+        let signals = {
+            let state = self.inner.state.lock().await;
+            state
+                .running
+                .get(id)
+                .map(|r| r.handle.signals.clone())
+                .ok_or_else(|| RuntimeError::UnknownNode(id.to_owned()))?
+        };
+        signals
+            .send(Signal::Event(event))
+            .map_err(|_| RuntimeError::NodeStopped(id.to_owned()))
+    }
+
+    /// The context scope the editor's context sidebar shows for a running node: its node
+    /// context, or for a subflow instance the instance's flow context (as Node-RED does).
+    pub async fn node_context_scope(&self, id: &str) -> Option<String> {
+        let state = self.inner.state.lock().await;
+        let running = state.running.get(id)?;
+        Some(if running.handle.ident.type_name.starts_with("subflow:") {
+            id.to_owned()
+        } else {
+            running.node_scope.clone()
+        })
+    }
+
     /// Ids of the running nodes.
     pub async fn running_ids(&self) -> Vec<String> {
         self.inner

@@ -52,6 +52,9 @@ pub enum Event {
     Timer(TimerId),
     /// A message posted by a background task the node spawned, or returned to a link call.
     Message(Msg),
+    /// The editor's button on the node switched it on (`true`) or off, e.g. a debug node's
+    /// sidebar output (`POST /debug/:id/enable|disable`). Nodes without a button ignore it.
+    Toggle(bool),
     /// Anything else a node's helpers want to hand back to it.
     Custom(Box<dyn Any + Send>),
 }

@@ -63,6 +63,10 @@ pub struct Settings {
     /// Longest wait, in ms, between attempts to reach an MQTT broker (`mqttReconnectTime`).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub mqtt_reconnect_time: u64,
+    /// Ms of silence on an editor's `/comms` socket before a heartbeat is sent
+    /// (`webSocketKeepAliveTime`, Node-RED's default 15000).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub web_socket_keep_alive_time: u64,
 }
 
 impl Default for Settings {
@@ -86,6 +90,7 @@ impl Default for Settings {
             node_inbox_capacity: 1024,
             mqtt_reconnect_time: 5000,
             worker_threads: 1,
+            web_socket_keep_alive_time: 15_000,
         }
     }
 }

@@ -26,7 +26,7 @@
 //!   the whole message and for JSONata.
 //!
 //! `active` only gates the sidebar, as in Node-RED (console and status keep working); it is
-//! toggled at run time by posting `Event::Custom(Box::new(DebugToggle(bool)))`
+//! toggled at run time by the editor's button on the node: `Event::Toggle(bool)`
 //! (`POST /debug/:id/enable|disable`). The node never blocks: publishing only enqueues on
 //! the events bus and values are encoded from the borrowed message.
 
@@ -51,12 +51,6 @@ pub const DEF: NodeDef = NodeDef {
     role: Role::Plain,
     build: Build::Flow(build),
 };
-
-/// Turns a debug node's sidebar output on (`true`) or off at run time, as the editor's
-/// button does through `POST /debug/:id/enable|disable`. Post it to the node as
-/// `Event::Custom(Box::new(DebugToggle(on)))`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DebugToggle(pub bool);
 
 /// Node-RED's `debugStatusLength`: status text is cut to this many characters.
 const STATUS_LENGTH: usize = 32;
@@ -260,11 +254,7 @@ impl Node for Debug {
                 self.counter_timer = None;
                 self.show_counter(cx).await;
             }
-            Event::Custom(any) => {
-                if let Ok(toggle) = any.downcast::<DebugToggle>() {
-                    self.active = toggle.0;
-                }
-            }
+            Event::Toggle(on) => self.active = on,
             _ => {}
         }
         Ok(())

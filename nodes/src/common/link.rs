@@ -253,7 +253,7 @@ impl Node for LinkCall {
                     None => Ok(()),
                 }
             }
-            Event::Message(_) => Ok(()),
+            Event::Message(_) | Event::Toggle(_) => Ok(()),
         }
     }
 }

@@ -267,7 +267,7 @@ impl Node for MqttIn {
                     Err(_) => Ok(()),
                 }
             }
-            Event::Timer(_) => Ok(()),
+            Event::Timer(_) | Event::Toggle(_) => Ok(()),
         }
     }
 

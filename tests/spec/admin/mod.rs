@@ -7,4 +7,7 @@ mod library_spec;
 mod revisions_spec;
 mod auth_spec;
 mod https_spec;
+mod comms_spec;
+mod context_spec;
+mod node_routes_spec;
 mod support;

@@ -5,7 +5,8 @@
 //! events (`topic: "debug"`). Console output is captured with a `tracing` test subscriber
 //! (set per test thread; node tasks run on the test's current-thread runtime). The admin
 //! toggle `POST /debug/:id/enable|disable` is stood in for by a test node that posts
-//! `DebugToggle` to the debug node, which is what that route will do.
+//! `Event::Toggle` to the debug node, which is what that route does (the route itself is
+//! tested in `tests/spec/admin/node_routes_spec.rs`).
 //!
 //! Where Node-RED prints objects with `util.inspect` on the console, Ferrite writes
 //! compact JSON (`{"type":"foo"}` for `{ type: 'foo' }`), and a whole message logged or
@@ -18,14 +19,14 @@
 //!   message cannot be built.
 //! * `post › should return 404 on invalid state`, `post › should return 404 on invalid
 //!   node`, `post › should return 400 for invalid bulk disable`, `post › should return
-//!   success for bulk disable`, `get › should return the view.html` — admin HTTP routes,
-//!   issue 7.
+//!   success for bulk disable` — admin HTTP routes, ported in
+//!   `tests/spec/admin/node_routes_spec.rs`; `get › should return the view.html` — the
+//!   editor's static assets (issue 7).
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrite_nodes::common::debug::DebugToggle;
 use ferrite_runtime::events::CommsMessage;
 use ferrite_runtime::testing::TestFlow;
 use ferrite_runtime::{
@@ -87,7 +88,7 @@ fn whole_msg_without_id(data: &mut Json) -> Json {
     msg
 }
 
-/// `test-debug-toggle`: on input posts `DebugToggle(on)` to node `target` (what
+/// `test-debug-toggle`: on input posts `Event::Toggle(on)` to node `target` (what
 /// `POST /debug/:id/enable|disable` does), then passes the message on.
 const TOGGLE: NodeDef = NodeDef {
     type_name: "test-debug-toggle",
@@ -119,7 +120,7 @@ fn build_toggle(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 #[async_trait]
 impl Node for Toggle {
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        if !cx.post_event(&self.target, Event::Custom(Box::new(DebugToggle(self.on)))) {
+        if !cx.post_event(&self.target, Event::Toggle(self.on)) {
             return Err(NodeError::new(format!("no node {}", self.target)));
         }
         cx.send(msg).await;
