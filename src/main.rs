@@ -184,6 +184,10 @@ async fn run(flows: Option<PathBuf>, mut settings: Settings) -> Result<ExitCode>
         None => None,
     };
     let runtime = Runtime::new(registry()?, settings).await?;
+    let admin = listener.map(|listener| (listener, AdminState::new(runtime.clone())));
+    if let Some((_, state)) = &admin {
+        admin::check(state).context("the editor's settings")?;
+    }
     let report = runtime.deploy(items, DeployKind::Full).await;
     for issue in &report.issues {
         tracing::error!("{issue}");
@@ -194,8 +198,7 @@ async fn run(flows: Option<PathBuf>, mut settings: Settings) -> Result<ExitCode>
         tracing::error!(types = ?report.missing_types, "Flows not started: {}", report.to_string().trim_end());
     }
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin = listener.map(|listener| {
-        let state = AdminState::new(runtime.clone());
+    let admin = admin.map(|(listener, state)| {
         tokio::spawn(async move {
             let stopped = async {
                 let _ = admin_stopped.await;

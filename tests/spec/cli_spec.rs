@@ -194,3 +194,25 @@ fn wait_for_line(child: &mut std::process::Child, needle: &str) -> bool {
     });
     rx.recv_timeout(Duration::from_secs(20)).is_ok()
 }
+
+/// A mistake in the editor's settings (`https`, `adminAuth`) stops Ferrite before any flow
+/// runs, naming the setting, rather than leaving flows running without their editor.
+#[test]
+fn bad_editor_settings_stop_ferrite_before_flows_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = dir.path().join("settings.json");
+    std::fs::write(&settings, r#"{"https": {"certFile": "/nonexistent/cert.pem"}}"#)
+        .expect("settings");
+    let out = ferrite()
+        .args(["--port", "0", "--userdir"])
+        .arg(dir.path())
+        .arg("--settings")
+        .arg(&settings)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("https.certFile"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Flows started"), "{stdout}");
+}

@@ -122,6 +122,14 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// Checks the `adminAuth` and `https` settings, so a mistake in them stops Ferrite before
+/// any flow starts rather than leaving the flows running without their editor.
+pub fn check(state: &AdminState) -> Result<(), ServeError> {
+    auth::check(state)?;
+    https::server_config(state.runtime.settings().https.as_ref())?;
+    Ok(())
+}
+
 /// Serves the editor and Admin API on `listener` until `shutdown` completes: over HTTPS
 /// when the `https` setting is there, plain HTTP otherwise.
 pub async fn serve(
