@@ -7,7 +7,8 @@
 //! flows hold them; an empty value takes the default):
 //! * `clienttype` — `tcp` (default), `simpleser` or `serial` (both: RTU on a serial port).
 //! * `tcpHost` (`127.0.0.1`), `tcpPort` (502), `tcpType` — `DEFAULT` (Modbus TCP),
-//!   `TCP-RTU-BUFFERED` or `TELNET` (RTU frames over TCP); `UDP` and `C701` are refused.
+//!   `TCP-RTU-BUFFERED` (also the contrib editor's spelling `TPC-RTU-BUFFERED`) or `TELNET`
+//!   (RTU frames over TCP); `UDP` and `C701` are refused.
 //! * `serialPort` (`/dev/ttyUSB`), `serialType` — `RTU-BUFFERD` (sic) or `RTU`; `ASCII` is
 //!   refused. `serialBaudrate` (9600), `serialDatabits` 5-8 (8), `serialStopbits` 1 or 2
 //!   (1; 1.5 is refused: Linux serial ports cannot do it), `serialParity` `none` | `even` |
@@ -142,7 +143,11 @@ fn tcp(config: &Map<String, Json>) -> Result<Transport, ConfigError> {
     let port = whole(config, "tcpPort", 1..=65535, 502)? as u16;
     match text(config, "tcpType", "DEFAULT") {
         "DEFAULT" => Ok(Transport::Tcp { host, port }),
-        "TCP-RTU-BUFFERED" | "TELNET" => Ok(Transport::RtuOverTcp { host, port }),
+        // The contrib's own editor saves "TPC-RTU-BUFFERED" (its typo), so exported flows
+        // carry that spelling.
+        "TCP-RTU-BUFFERED" | "TPC-RTU-BUFFERED" | "TELNET" => {
+            Ok(Transport::RtuOverTcp { host, port })
+        }
         other @ ("UDP" | "C701") => Err(ConfigError::field(
             "tcpType",
             format!(
@@ -269,6 +274,14 @@ mod tests {
         assert!(!options.parallel_units);
         assert_eq!((options.queue_limit, options.degrade_after), (8, 0));
         assert_eq!(options.degrade_for, Duration::from_secs(60));
+    }
+
+    /// Flows exported from the contrib's editor spell RTU over TCP "TPC-RTU-BUFFERED".
+    #[test]
+    fn the_contrib_editors_rtu_over_tcp_spelling_is_accepted() {
+        let options = options(&config(json!({"tcpType": "TPC-RTU-BUFFERED", "tcpPort": 5020})))
+            .expect("valid");
+        assert!(matches!(options.transport, Transport::RtuOverTcp { port: 5020, .. }));
     }
 
     /// A serial config gives its port settings.
