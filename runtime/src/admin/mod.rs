@@ -33,7 +33,10 @@ pub struct AdminState {
 
 /// State of the admin side that outlives a request.
 #[derive(Default)]
-pub struct AdminShared {}
+pub struct AdminShared {
+    /// Per-user editor settings (`.config.users.json`), loaded on first use.
+    user_settings: tokio::sync::Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
+}
 
 impl AdminState {
     pub fn new(runtime: Runtime) -> Self {
@@ -98,7 +101,8 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state);
     match root.as_deref() {
         None | Some("/") => api,
-        Some(prefix) => Router::new().nest(prefix, api),
+        // As a service, so `/admin/` reaches the page too (`nest` maps `/` to `/admin` only).
+        Some(prefix) => Router::new().nest_service(prefix, api),
     }
 }
 
