@@ -41,6 +41,8 @@ pub struct AdminShared {
     /// One deploy (POST flows, revision restore) at a time.
     pub deploy_lock: tokio::sync::Mutex<()>,
     auth: auth::AuthState,
+    /// Per-user editor settings (`.config.users.json`), loaded on first use.
+    user_settings: tokio::sync::Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl AdminState {
@@ -106,7 +108,8 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state);
     match root.as_deref() {
         None | Some("/") => api,
-        Some(prefix) => Router::new().nest(prefix, api),
+        // As a service, so `/admin/` reaches the page too (`nest` maps `/` to `/admin` only).
+        Some(prefix) => Router::new().nest_service(prefix, api),
     }
 }
 

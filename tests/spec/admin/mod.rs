@@ -10,4 +10,7 @@ mod https_spec;
 mod comms_spec;
 mod context_spec;
 mod node_routes_spec;
+mod assets_spec;
+mod nodes_spec;
+mod settings_spec;
 mod support;
