@@ -205,7 +205,8 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// What the page and `GET theme` show, from `editorTheme` (Node-RED's defaults otherwise).
+/// What the page and `GET theme` show, from `editorTheme`; Node-RED's defaults otherwise,
+/// but titled "Ferrite" so a user can tell which runtime the editor is talking to.
 struct Theme {
     title: String,
     header_title: String,
@@ -244,8 +245,8 @@ impl Theme {
             }
         };
         Self {
-            title: text("/page/title").unwrap_or_else(|| "Node-RED".to_owned()),
-            header_title: text("/header/title").unwrap_or_else(|| "Node-RED".to_owned()),
+            title: text("/page/title").unwrap_or_else(|| "Ferrite".to_owned()),
+            header_title: text("/header/title").unwrap_or_else(|| "Ferrite".to_owned()),
             css: list("/page/css"),
             scripts: list("/page/scripts"),
             ace: text("/codeEditor/lib").as_deref() == Some("ace"),

@@ -37,7 +37,7 @@ async fn the_page_loads_the_stock_editor_and_every_file_it_references() {
         Some("text/html; charset=utf-8")
     );
     let page = reply.text();
-    assert!(page.contains("<title>Node-RED</title>"), "{page}");
+    assert!(page.contains("<title>Ferrite</title>"), "{page}");
     let order = [
         "vendor/jquery/css/base/jquery-ui.min.css",
         "vendor/font-awesome/css/font-awesome.min.css",
