@@ -5,6 +5,7 @@
 
 use serde_json::{Value as Json, json};
 
+use super::comms_spec::CommsClient;
 use super::support::{Reply, Server, request, serve_error};
 
 /// Node-RED's example hash (its settings.js template) for the password "password".
@@ -461,4 +462,36 @@ async fn the_guard_works_under_an_admin_root_prefix() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+/// GET settings tells the editor who is logged in (it shows the user menu from it).
+#[tokio::test]
+async fn settings_name_the_logged_in_user_and_their_permissions() {
+    let server = Server::with(auth_settings(), json!([])).await;
+    let token = token_for(&server, "viewer").await;
+    let settings = get_as(&server, "settings", &token).await;
+    assert_eq!(settings.status, 200, "{}", settings.text());
+    let user = &settings.json()["user"];
+    assert_eq!(user["username"], "viewer");
+    assert_eq!(user["permissions"], "read");
+}
+
+/// authentication required, no anonymous › allows connections that do authenticate:
+/// a valid token on the first /comms frame gets `{"auth":"ok"}`, then retained messages.
+#[tokio::test]
+async fn comms_accepts_a_valid_token_then_serves_subscriptions() {
+    let server = Server::with(auth_settings(), json!([])).await;
+    let token = token_for(&server, "admin").await;
+    server
+        .runtime
+        .events()
+        .publish("notification/auth-test", json!({"ok": true}), true);
+    let mut client = CommsClient::connect(&server).await;
+    client.send(json!({"auth": token})).await;
+    assert_eq!(client.frame().await, Some(json!({"auth": "ok"})));
+    client.send(json!({"subscribe": "notification/#"})).await;
+    let message = client
+        .message(|topic, _| topic == "notification/auth-test")
+        .await;
+    assert_eq!(message, json!({"ok": true}));
 }
