@@ -201,8 +201,11 @@ fn wait_for_line(child: &mut std::process::Child, needle: &str) -> bool {
 fn bad_editor_settings_stop_ferrite_before_flows_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let settings = dir.path().join("settings.json");
-    std::fs::write(&settings, r#"{"https": {"certFile": "/nonexistent/cert.pem"}}"#)
-        .expect("settings");
+    std::fs::write(
+        &settings,
+        r#"{"https": {"certFile": "/nonexistent/cert.pem"}}"#,
+    )
+    .expect("settings");
     let out = ferrite()
         .args(["--port", "0", "--userdir"])
         .arg(dir.path())

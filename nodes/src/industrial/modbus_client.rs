@@ -279,9 +279,14 @@ mod tests {
     /// Flows exported from the contrib's editor spell RTU over TCP "TPC-RTU-BUFFERED".
     #[test]
     fn the_contrib_editors_rtu_over_tcp_spelling_is_accepted() {
-        let options = options(&config(json!({"tcpType": "TPC-RTU-BUFFERED", "tcpPort": 5020})))
-            .expect("valid");
-        assert!(matches!(options.transport, Transport::RtuOverTcp { port: 5020, .. }));
+        let options = options(&config(
+            json!({"tcpType": "TPC-RTU-BUFFERED", "tcpPort": 5020}),
+        ))
+        .expect("valid");
+        assert!(matches!(
+            options.transport,
+            Transport::RtuOverTcp { port: 5020, .. }
+        ));
     }
 
     /// A serial config gives its port settings.

@@ -1,16 +1,16 @@
 //! The editor's Admin HTTP API and /comms websocket, over real HTTP.
 
-mod browser_spec;
-mod credentials_spec;
-mod flows_spec;
-mod library_spec;
-mod revisions_spec;
+mod assets_spec;
 mod auth_spec;
-mod https_spec;
+mod browser_spec;
 mod comms_spec;
 mod context_spec;
+mod credentials_spec;
+mod flows_spec;
+mod https_spec;
+mod library_spec;
 mod node_routes_spec;
-mod assets_spec;
 mod nodes_spec;
+mod revisions_spec;
 mod settings_spec;
 mod support;
