@@ -30,6 +30,8 @@ pub struct Shared {
     pub runtime_id: u64,
     /// `ferrite.db`, when the runtime has a user directory.
     pub db: Option<Db>,
+    /// What the `/dashboard` page shows.
+    pub ui: Arc<crate::ui::UiHub>,
 }
 
 /// Reading a node's config at deploy.
@@ -107,6 +109,11 @@ impl BuildCtx<'_> {
     /// The database (`ferrite.db`), when the runtime has a user directory.
     pub fn db(&self) -> Option<&Db> {
         self.shared.db.as_ref()
+    }
+
+    /// The dashboard hub (`ui-*` nodes register their items there).
+    pub fn ui(&self) -> &Arc<crate::ui::UiHub> {
+        &self.shared.ui
     }
 
     /// A unique number of the runtime building this node.
@@ -203,6 +210,11 @@ impl NodeCtx {
 
     pub fn events(&self) -> &EventBus {
         &self.shared.events
+    }
+
+    /// The dashboard hub: `ui-*` nodes send to the page and hear its inputs through it.
+    pub fn ui(&self) -> &Arc<crate::ui::UiHub> {
+        &self.shared.ui
     }
 
     pub fn env(&self) -> &Env {

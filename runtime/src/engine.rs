@@ -179,6 +179,7 @@ impl Runtime {
             settings: Arc::new(settings),
             runtime_id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             db: db.clone(),
+            ui: Arc::new(crate::ui::UiHub::new()),
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -214,6 +215,11 @@ impl Runtime {
 
     pub fn db(&self) -> Option<&Db> {
         self.inner.db.as_ref()
+    }
+
+    /// The dashboard hub the `/dashboard` page reads.
+    pub fn ui(&self) -> &Arc<crate::ui::UiHub> {
+        &self.inner.shared.ui
     }
 
     /// Node credentials, merged into each node's `credentials` config key at deploy.

@@ -25,6 +25,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod typed;
+pub mod ui;
 pub mod value;
 
 pub use ctx::{BuildCtx, EventSender, Feed, NodeCtx};
