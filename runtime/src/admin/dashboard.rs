@@ -182,7 +182,8 @@ async fn on_frame(socket: &mut WebSocket, hub: &UiHub, text: &str) -> Result<(),
                 UiError::NoInput(_) => "no_input",
                 UiError::Stopped(_) => "stopped",
             };
-            let frame = json!({"type": "error", "id": id, "code": code, "message": error.to_string()});
+            let frame =
+                json!({"type": "error", "id": id, "code": code, "message": error.to_string()});
             send_json(socket, &frame).await
         }
     }
