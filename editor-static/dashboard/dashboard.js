@@ -20,7 +20,10 @@
     let plots = [];
     let socket = null;
     let retryMs = RETRY_MIN_MS;
+    // Until the first chart is drawn, the page marks its load timeline (socket open, frame
+    // received, parsed) for tests/browser/dashboard.mjs; __ferriteChartDrawnMs ends it.
     let chartDrawn = false;
+    let renderQueued = false;
 
     const $ = (id) => document.getElementById(id);
     const num = (v, dflt) => {
@@ -43,16 +46,19 @@
         url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
         socket = new WebSocket(url);
         socket.onopen = () => {
+            if (!chartDrawn) performance.mark("ferrite:open");
             retryMs = RETRY_MIN_MS;
             banner(null);
         };
         socket.onmessage = (event) => {
+            if (!chartDrawn) performance.mark("ferrite:frame");
             let frame;
             try {
                 frame = JSON.parse(event.data);
             } catch (_) {
                 return;
             }
+            if (!chartDrawn) performance.mark("ferrite:parsed");
             if (frame.type === "layout") onLayout(frame.items || []);
             else if (frame.type === "msg") onMsg(frame.id, frame.msg || {});
             else if (frame.type === "error") toast({ text: frame.message, kind: "error" }, {});
@@ -87,7 +93,13 @@
         for (const item of items.values()) {
             if (item.kind === "ui-chart") charts.set(item.id, chartStore(item));
         }
-        render();
+        // The layout can arrive before uPlot (loaded after this script) has run.
+        if (document.readyState === "loading") {
+            if (!renderQueued) document.addEventListener("DOMContentLoaded", render, { once: true });
+            renderQueued = true;
+        } else {
+            render();
+        }
     }
 
     function pages() {
@@ -109,6 +121,17 @@
             if (colors[key]) root.setProperty(prop, colors[key]);
             else root.removeProperty(prop);
         }
+        // The header's text must stay readable on whatever surface colour the theme picks.
+        root.setProperty("--on-surface", isDark(colors.surface) ? "#ffffff" : "#222222");
+    }
+
+    // Whether a #rgb / #rrggbb colour is dark (relative luminance below one half).
+    function isDark(color) {
+        const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color || "");
+        if (!hex) return false;
+        const h = hex[1].length === 3 ? [...hex[1]].map((c) => c + c).join("") : hex[1];
+        const [r, g, b] = [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16) / 255);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5;
     }
 
     function render() {

@@ -26,13 +26,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::assets::{file_response, lookup};
 use super::{AdminState, ApiError};
 use crate::msg::Msg;
-use crate::ui::{UiError, UiEvent, UiHub};
+use crate::ui::{UiError, UiEvent, UiHub, UiItem};
 
 /// The page's own files (`index.html`, `dashboard.js`, `dashboard.css`).
 #[derive(RustEmbed)]
@@ -154,16 +155,36 @@ async fn relay(
     Ok(())
 }
 
+/// The layout frame. Serialized straight from the items: a chart's state can hold 100,000
+/// points, and a detour through a `Json` value would copy them all once more.
+#[derive(Serialize)]
+struct LayoutFrame {
+    r#type: &'static str,
+    items: Vec<UiItem>,
+}
+
 async fn send_layout(socket: &mut WebSocket, hub: &UiHub) -> Result<(), Closed> {
-    send_json(socket, &json!({"type": "layout", "items": hub.snapshot()})).await
+    let frame = LayoutFrame {
+        r#type: "layout",
+        items: hub.snapshot(),
+    };
+    // Plain data with string keys: serializing it cannot fail.
+    let text = serde_json::to_string(&frame).unwrap_or_default();
+    send_text(socket, text).await
 }
 
 async fn send_json(socket: &mut WebSocket, frame: &Json) -> Result<(), Closed> {
-    let text = Utf8Bytes::from(frame.to_string());
-    socket.send(Message::Text(text)).await.map_err(|error| {
-        tracing::debug!(%error, "dashboard send failed; closing the connection");
-        Closed
-    })
+    send_text(socket, frame.to_string()).await
+}
+
+async fn send_text(socket: &mut WebSocket, text: String) -> Result<(), Closed> {
+    socket
+        .send(Message::Text(Utf8Bytes::from(text)))
+        .await
+        .map_err(|error| {
+            tracing::debug!(%error, "dashboard send failed; closing the connection");
+            Closed
+        })
 }
 
 /// A page's frame: an input goes to its node; a refused input is answered with an error
