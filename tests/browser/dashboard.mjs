@@ -1,11 +1,12 @@
 // Drives Ferrite's dashboard page (/dashboard) in Debian's headless Chromium: load it, wait
 // until the first chart is drawn and report how long that took from navigation start (the
 // page sets window.__ferriteChartDrawnMs), check the gauge and the legend, screenshot it,
-// press the button "Press"; then load it again in a phone-sized viewport, check that the
+// press the button "Press" and wait for the test's answer (a new chart series "setpoint"
+// and a toast "Pressed"); then load it again in a phone-sized viewport, check that the
 // groups stack in one column, and screenshot that.
 //
 // Usage: node tests/browser/dashboard.mjs <dashboardUrl> <screenshotDir>
-// Writes <screenshotDir>/dashboard.png and dashboard-phone.png. Prints
+// Writes <screenshotDir>/dashboard.png, dashboard-answered.png and dashboard-phone.png. Prints
 // `chart drawn in <ms> ms` (from navigation start), `chart rendered in <ms> ms` (from the
 // arrival of the chart's frame) and `button pressed`; tests/spec/admin/dashboard_browser_spec.rs
 // checks the numbers and what the flow received. Exit status 0 when every step passed,
@@ -80,6 +81,13 @@ async function desktop(browser, url, dir, complaints) {
     await step("press the button", async () => {
         await page.getByRole("button", { name: "Press" }).click();
         console.log("button pressed");
+    });
+    await step("the flow's answer reaches the page: a new chart series and a toast", async () => {
+        await page.locator(".chart .u-legend", { hasText: "setpoint" }).waitFor();
+        await page.locator(".toast", { hasText: "Pressed" }).waitFor();
+    });
+    await step("screenshot the answered dashboard", async () => {
+        await page.screenshot({ path: join(dir, "dashboard-answered.png"), fullPage: true });
     });
     await page.context().close();
 }

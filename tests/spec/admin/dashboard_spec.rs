@@ -455,3 +455,21 @@ async fn dashboard_follows_http_admin_root() {
     let mut socket = PageSocket::connect(&server.base).await;
     assert_eq!(socket.frame().await["type"], "layout");
 }
+
+/// A deploy's burst of registrations reaches a page as one layout, not one per item.
+#[tokio::test]
+async fn a_burst_of_registrations_sends_one_layout() {
+    let server = Server::start().await;
+    let mut page = socket(&server).await;
+    page.next_of("layout").await;
+    let ui = server.runtime.ui();
+    // No await between them: the page's task sees them all queued at once.
+    for i in 0..50 {
+        ui.register(widget(&format!("w{i}"), "ui-text", json!({}), Json::Null));
+    }
+    assert_eq!(ids(&page.frame().await).len(), 50);
+    // The next frame answers this input: no further layout came before it.
+    page.send(json!({"type": "input", "id": "nope", "msg": {}}))
+        .await;
+    assert_eq!(page.frame().await["type"], "error");
+}
