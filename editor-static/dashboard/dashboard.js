@@ -320,7 +320,8 @@
                     fill: kind === "bar" ? color : undefined,
                     spanGaps: true,
                     paths,
-                    points: kind === "scatter" ? { show: true, size: 4, fill: color } : { show: false },
+                    // Lines leave points to uPlot, which shows them only where they do not crowd.
+                    points: kind === "scatter" ? { show: true, size: 4, fill: color } : undefined,
                 };
             })),
             hooks: {

@@ -1,6 +1,7 @@
 // Drives Ferrite's dashboard page (/dashboard) in Debian's headless Chromium: load it, wait
 // until the first chart is drawn and report how long that took from navigation start (the
-// page sets window.__ferriteChartDrawnMs), check the gauge and the legend, screenshot it,
+// page sets window.__ferriteChartDrawnMs), check the gauge, legend, text, table, switch and
+// slider, screenshot it,
 // press the button "Press" and wait for the test's answer (a new chart series "setpoint"
 // and a toast "Pressed"); then load it again in a phone-sized viewport, check that the
 // groups stack in one column, and screenshot that.
@@ -74,6 +75,13 @@ async function desktop(browser, url, dir, complaints) {
     });
     await step("the gauge shows its value", async () => {
         await page.locator(".gauge svg text.value", { hasText: "42" }).waitFor();
+    });
+    await step("text, table, switch and slider show their states", async () => {
+        await page.locator(".text .value", { hasText: "Running" }).waitFor();
+        await page.locator(".table td", { hasText: "Door open" }).waitFor();
+        await page.locator(".switch input:checked").waitFor();
+        const speed = await page.locator(".slider input").inputValue();
+        if (speed !== "35") throw new Error(`the slider shows ${speed}, not 35`);
     });
     await step("screenshot the dashboard", async () => {
         await page.screenshot({ path: join(dir, "dashboard.png"), fullPage: true });

@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: an in-process Ferrite whose hub holds a page with a
 //! 100,000-point chart, a gauge and a button; headless Chromium (driven by
-//! `tests/browser/dashboard.mjs` with playwright-core) opens `/dashboard`, draws the chart,
+//! `tests/browser/dashboard.mjs` with playwright-core) opens `/dashboard`, draws the chart
+//! and the other widgets,
 //! presses the button, sees the flow's live answer (a new chart series, a toast), and opens
 //! it again at phone size. Screenshots are kept in `target/test-artifacts/`
 //! (`dashboard.png`, `dashboard-answered.png`, `dashboard-phone.png`).
@@ -117,6 +118,36 @@ fn fill_hub(dash: &Dashboard) {
     );
     chart.parent = Some("trend".to_owned());
     ui.register(chart);
+    for (id, kind, config, state) in [
+        (
+            "t1",
+            "ui-text",
+            json!({"label": "Status", "layout": "row-spread"}),
+            json!({"text": "Running"}),
+        ),
+        (
+            "s1",
+            "ui-switch",
+            json!({"label": "Pump"}),
+            json!({"on": true}),
+        ),
+        (
+            "sl1",
+            "ui-slider",
+            json!({"label": "Speed", "min": 0, "max": 100, "step": 5}),
+            json!({"value": 35}),
+        ),
+        (
+            "tb1",
+            "ui-table",
+            json!({"label": "Alarms", "columns": [], "maxrows": 5}),
+            json!({"rows": [{"code": "A1", "text": "Door open"}]}),
+        ),
+    ] {
+        let mut w = widget(id, kind, config, state);
+        w.order = 3.0;
+        ui.register(w);
+    }
     ui.register(item(
         "n1",
         "ui-notification",
