@@ -2,7 +2,7 @@
 // until the first chart is drawn and report how long that took from navigation start (the
 // page sets window.__ferriteChartDrawnMs), check the gauge, legend, text, table, switch and
 // slider, screenshot it,
-// press the button "Press" and wait for the test's answer (a new chart series "setpoint"
+// turn the switch "Pump" off, press the button "Press" and wait for the test's answer (a new chart series "setpoint"
 // and a toast "Pressed"); then load it again in a phone-sized viewport, check that the
 // groups stack in one column, and screenshot that.
 //
@@ -85,6 +85,10 @@ async function desktop(browser, url, dir, complaints) {
     });
     await step("screenshot the dashboard", async () => {
         await page.screenshot({ path: join(dir, "dashboard.png"), fullPage: true });
+    });
+    await step("turn the switch off", async () => {
+        await page.getByRole("switch", { name: "Pump" }).click();
+        console.log("switch turned off");
     });
     await step("press the button", async () => {
         await page.getByRole("button", { name: "Press" }).click();

@@ -126,12 +126,6 @@ fn fill_hub(dash: &Dashboard) {
             json!({"text": "Running"}),
         ),
         (
-            "s1",
-            "ui-switch",
-            json!({"label": "Pump"}),
-            json!({"on": true}),
-        ),
-        (
             "sl1",
             "ui-slider",
             json!({"label": "Speed", "min": 0, "max": 100, "step": 5}),
@@ -181,12 +175,14 @@ fn answer(dash: &Dashboard) {
 }
 
 /// The dashboard renders a 100,000-point chart in under 300 ms, shows the gauge,
-/// sends the button's press into the flow, shows the flow's answer live, and stacks its
-/// groups on a phone.
+/// sends the button's press and the switch's toggle into the flow, shows the flow's answer
+/// live, and stacks its groups on a phone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phone() {
     require_browser_tools();
-    let mut dash = Dashboard::start("b1").await;
+    // The switch is a node of the flow too: toggling it must reach the flow.
+    let pump = json!({"kind": "ui-switch", "label": "Pump", "state": {"on": true}});
+    let mut dash = Dashboard::start("b1", &[("s1", pump)]).await;
     fill_hub(&dash);
 
     let artifacts = repo().join("target/test-artifacts");
@@ -214,6 +210,7 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
     let output = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + BROWSER_TIMEOUT;
     let mut answered = false;
+    let mut switched = Vec::new();
     let status = loop {
         if let Some(status) = browser.0.try_wait().expect("waitable") {
             break status;
@@ -223,17 +220,20 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
             "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
             output()
         );
-        // Waiting for the press is the poll interval; once it came, the flow answers.
-        if answered {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        } else if dash
+        // Waiting for an input is the poll interval; the button's press gets an answer.
+        if let Some(msg) = dash
             .flow
             .next_within("out", Duration::from_millis(100))
             .await
-            .is_some()
         {
-            answer(&dash);
-            answered = true;
+            match msg.get("on") {
+                Some(on) => switched.push(on.clone()),
+                None if !answered => {
+                    answer(&dash);
+                    answered = true;
+                }
+                None => panic!("a second press:\n{}", output()),
+            }
         }
     };
     let output = output();
@@ -267,6 +267,11 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
     assert!(
         answered,
         "the button press never reached the flow:\n{output}"
+    );
+    assert_eq!(
+        switched,
+        [ferrite_runtime::Value::Bool(false)],
+        "the switch, on, was turned off once:\n{output}"
     );
     for name in [
         "dashboard.png",

@@ -25,24 +25,43 @@ use super::support::{Server, request};
 /// Longest wait for one frame.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `test-ui-input`: registers a `ui-button` item (id = the node id) whose page inputs come
-/// back to it, and sends each on.
+/// `test-ui-input`: registers an input item (id = the node id; `kind`, `label` and `state`
+/// from its config, a "Press" `ui-button` by default) whose page inputs come back to it,
+/// and sends each on.
 const UI_INPUT: NodeDef = NodeDef {
     type_name: "test-ui-input",
     category: "test",
     set_id: "test/ui-input",
     role: Role::Plain,
-    build: Build::Flow(
-        |_: &mut BuildCtx<'_>| -> Result<Box<dyn Node>, ConfigError> { Ok(Box::new(UiInput)) },
-    ),
+    build: Build::Flow(build_ui_input),
 };
 
-struct UiInput;
+fn build_ui_input(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
+    let text = |key: &str, default: &str| {
+        cx.raw()
+            .get(key)
+            .and_then(Json::as_str)
+            .unwrap_or(default)
+            .to_owned()
+    };
+    Ok(Box::new(UiInput {
+        kind: text("kind", "ui-button"),
+        label: text("label", "Press"),
+        state: cx.raw().get("state").cloned().unwrap_or(Json::Null),
+    }))
+}
+
+struct UiInput {
+    kind: String,
+    label: String,
+    state: Json,
+}
 
 #[async_trait]
 impl Node for UiInput {
     async fn on_start(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        let mut item = widget(cx.id(), "ui-button", json!({"label": "Press"}), Json::Null);
+        let config = json!({"label": self.label});
+        let mut item = widget(cx.id(), &self.kind, config, self.state.clone());
         item.input = Some(cx.event_sender());
         cx.ui().register(item);
         Ok(())
@@ -102,13 +121,23 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// `button` is the id of a deployed `test-ui-input` node wired to the helper `out`.
-    pub async fn start(button: &str) -> Self {
-        let flow = json!([
-            {"id": "t1", "type": "tab"},
-            {"id": button, "type": "test-ui-input", "z": "t1", "wires": [["out"]]},
-            {"id": "out", "type": "helper", "z": "t1"},
-        ]);
+    /// `button` is the id of a deployed `test-ui-input` node wired to the helper `out`;
+    /// `inputs` are more of them (their config without `id`, `type`, `z`, `wires`).
+    pub async fn start(button: &str, inputs: &[(&str, Json)]) -> Self {
+        let mut flow = vec![
+            json!({"id": "t1", "type": "tab"}),
+            json!({"id": button, "type": "test-ui-input", "z": "t1", "wires": [["out"]]}),
+            json!({"id": "out", "type": "helper", "z": "t1"}),
+        ];
+        for (id, config) in inputs {
+            let mut node = config.clone();
+            node["id"] = json!(id);
+            node["type"] = json!("test-ui-input");
+            node["z"] = json!("t1");
+            node["wires"] = json!([["out"]]);
+            flow.push(node);
+        }
+        let flow = Json::Array(flow);
         let flow = TestFlow::load_with(
             &[ferrite_nodes::ALL, UI_TEST_NODES],
             flow,
@@ -361,7 +390,7 @@ async fn socket_forwards_item_messages_in_order() {
 /// A page's input reaches the node behind the item as a message with the input's keys.
 #[tokio::test]
 async fn page_input_reaches_the_node_as_a_message() {
-    let mut dash = Dashboard::start("b1").await;
+    let mut dash = Dashboard::start("b1", &[]).await;
     let mut page = PageSocket::connect(&dash.base).await;
     let layout = page.next_of("layout").await;
     assert_eq!(ids(&layout), ["b1"]);
