@@ -1,10 +1,10 @@
 // Drives Ferrite's dashboard page (/dashboard) in Debian's headless Chromium: load it, wait
-// until the first chart is drawn and report how long that took from navigation start (the
-// page sets window.__ferriteChartDrawnMs), check the gauge, legend, text, table, switch and
-// slider, screenshot it,
-// turn the switch "Pump" off, press the button "Press" and wait for the test's answer (a new chart series "setpoint"
-// and a toast "Pressed"); then load it again in a phone-sized viewport, check that the
-// groups stack in one column, and screenshot that.
+// until the first chart is drawn and report how long that took (the page sets
+// window.__ferriteChartDrawnMs), check the gauge, legend, text, table and slider, screenshot
+// it, turn the switch "Pump" off, press the button "Press" and wait for the test's answer
+// (a new chart series "setpoint" and a toast "Pressed"), open the second page from its tab;
+// then load it again in a phone-sized viewport, check that the groups stack in one column,
+// and screenshot that.
 //
 // Usage: node tests/browser/dashboard.mjs <dashboardUrl> <screenshotDir>
 // Writes <screenshotDir>/dashboard.png, dashboard-answered.png and dashboard-phone.png. Prints
@@ -100,6 +100,11 @@ async function desktop(browser, url, dir, complaints) {
     });
     await step("screenshot the answered dashboard", async () => {
         await page.screenshot({ path: join(dir, "dashboard-answered.png"), fullPage: true });
+    });
+    await step("the Details tab shows the second page", async () => {
+        await page.getByRole("link", { name: "Details" }).click();
+        await page.locator(".text .value", { hasText: "Page two" }).waitFor();
+        await page.locator(".chart").waitFor({ state: "detached" });
     });
     await page.context().close();
 }

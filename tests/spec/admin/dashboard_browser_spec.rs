@@ -142,6 +142,30 @@ fn fill_hub(dash: &Dashboard) {
         w.order = 3.0;
         ui.register(w);
     }
+    // A second page, reached through the page tabs.
+    ui.register(item(
+        "page2",
+        "ui-page",
+        Some("base"),
+        2.0,
+        json!({"name": "Details", "path": "/details", "icon": "list", "layout": "grid",
+            "theme": "theme", "breakpoints": []}),
+    ));
+    ui.register(item(
+        "details",
+        "ui-group",
+        Some("page2"),
+        1.0,
+        json!({"name": "Details", "width": 6, "height": 1, "showTitle": true}),
+    ));
+    let mut note = widget(
+        "t2",
+        "ui-text",
+        json!({"label": "Note", "layout": "row-left"}),
+        json!({"text": "Page two"}),
+    );
+    note.parent = Some("details".to_owned());
+    ui.register(note);
     ui.register(item(
         "n1",
         "ui-notification",
