@@ -1,5 +1,6 @@
-//! Fetches the stock Node-RED editor (`@node-red/editor-client`) and the core node
-//! definitions (`@node-red/nodes`) pinned in `editor-static/package.json`, so that
+//! Fetches the stock Node-RED editor (`@node-red/editor-client`), the core node
+//! definitions (`@node-red/nodes`) and the dashboard's uPlot pinned in
+//! `editor-static/package.json`, so that
 //! `rust-embed` (runtime/src/admin/assets.rs) finds them: a release binary carries them,
 //! a debug binary reads them from `editor-static/node_modules`.
 //!
@@ -15,7 +16,9 @@ fn main() {
     let package = dir.join("package.json");
     let lock = dir.join("package-lock.json");
     let installed = dir.join("node_modules/@node-red/editor-client/package.json");
-    for watched in [&package, &lock, &dir.join("nodes"), &installed] {
+    // The dashboard's chart library (runtime/src/admin/dashboard.rs embeds it).
+    let uplot = dir.join("node_modules/uplot/package.json");
+    for watched in [&package, &lock, &dir.join("nodes"), &installed, &uplot] {
         println!("cargo::rerun-if-changed={}", watched.display());
     }
 
@@ -35,10 +38,16 @@ fn main() {
     // The editor asks for this version in GET settings; it must be the one embedded.
     println!("cargo::rustc-env=FERRITE_EDITOR_VERSION={pin}");
 
-    let current = std::fs::read_to_string(&installed)
+    let version = |path: &Path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| string_after(&text, "\"version\""))
+    };
+    let uplot_pin = std::fs::read_to_string(&package)
         .ok()
-        .and_then(|text| string_after(&text, "\"version\""));
-    if current.as_deref() == Some(pin.as_str()) {
+        .and_then(|text| string_after(&text, "\"uplot\""));
+    // An install from before uPlot was pinned has the editor but not uPlot: install again.
+    if version(&installed).as_deref() == Some(pin.as_str()) && version(&uplot) == uplot_pin {
         return;
     }
     // `npm ci` installs exactly what the committed lock says; without a lock (someone

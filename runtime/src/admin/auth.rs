@@ -609,6 +609,8 @@ fn required_permission(method: &Method, path: &str) -> Option<String> {
     let public = match area {
         "red" | "vendor" | "types" | "theme" | "locales" | "resources" | "favicon.ico"
         | "comms" => true,
+        // The dashboard is served to everyone, as Node-RED's httpNode routes are.
+        "dashboard" => true,
         "auth" => matches!(second, Some("login" | "token")),
         // `icons` alone is the list (`nodes.read`); `icons/<module>/<file>` is a file.
         "icons" => second.is_some() && segments.next().is_some(),
@@ -743,6 +745,8 @@ mod tests {
             "/auth/token",
             "/debug/view/view.html",
             "/comms",
+            "/dashboard",
+            "/dashboard/ws",
         ] {
             assert_eq!(required_permission(&get, open), None, "{open}");
         }

@@ -9,6 +9,7 @@ mod assets;
 mod auth;
 mod comms;
 mod context;
+mod dashboard;
 mod flows;
 mod https;
 mod library;
@@ -99,6 +100,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(library::routes())
         .merge(node_routes::routes())
         .merge(comms::routes())
+        .merge(dashboard::routes())
         .merge(assets::routes())
         .merge(auth::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -6,6 +6,8 @@ mod browser_spec;
 mod comms_spec;
 mod context_spec;
 mod credentials_spec;
+mod dashboard_browser_spec;
+mod dashboard_spec;
 mod flows_spec;
 mod https_spec;
 mod library_spec;

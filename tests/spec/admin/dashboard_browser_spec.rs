@@ -1,0 +1,310 @@
+//! The dashboard in a real browser: an in-process Ferrite whose hub holds a page with a
+//! 100,000-point chart, a gauge and a button; headless Chromium (driven by
+//! `tests/browser/dashboard.mjs` with playwright-core) opens `/dashboard`, draws the chart
+//! and the other widgets,
+//! presses the button, sees the flow's live answer (a new chart series, a toast), and opens
+//! it again at phone size. Screenshots are kept in `target/test-artifacts/`
+//! (`dashboard.png`, `dashboard-answered.png`, `dashboard-phone.png`).
+//!
+//! `./scripts/test` installs what this needs: Debian's `chromium` and `npm ci` in
+//! `tests/browser`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+use super::dashboard_spec::{Dashboard, item, widget};
+
+/// The whole browser run; each step has 30 s of its own.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
+/// Points in the chart's state when the page opens.
+const POINTS: usize = 100_000;
+/// From the frame with the points arriving to the chart drawn, at most (issue 8).
+const CHART_BUDGET_MS: u64 = 300;
+
+/// The browser, killed when the test ends, whether it passes or panics.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fails, saying how to get them, when Chromium or the driver is missing: a silent skip
+/// would pass without testing anything.
+fn require_browser_tools() {
+    let chromium = PathBuf::from(
+        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    let driver = repo().join("tests/browser/node_modules/playwright-core");
+    assert!(
+        chromium.is_file() && driver.is_dir(),
+        "the browser test needs Chromium ({}) and playwright-core ({}): ./scripts/test \
+         installs them (apt-get install chromium, npm ci in tests/browser)",
+        chromium.display(),
+        driver.display()
+    );
+}
+
+/// Puts a page on the hub: a wide trend group with the chart, a controls group with the
+/// gauge (and the `test-ui-input` button the flow registered as `b1`), under a theme.
+fn fill_hub(dash: &Dashboard) {
+    let ui = dash.flow.runtime().ui();
+    ui.register(item(
+        "base",
+        "ui-base",
+        None,
+        0.0,
+        json!({"name": "Ferrite plant", "path": "/dashboard"}),
+    ));
+    ui.register(item(
+        "theme",
+        "ui-theme",
+        None,
+        0.0,
+        json!({"name": "Default", "colors": {"surface": "#1f2a44", "primary": "#0094ce",
+            "bgPage": "#eeeeee", "groupBg": "#ffffff", "groupOutline": "#cccccc"}}),
+    ));
+    ui.register(item(
+        "page1",
+        "ui-page",
+        Some("base"),
+        1.0,
+        json!({"name": "Overview", "path": "/overview", "icon": "home", "layout": "grid",
+            "theme": "theme", "breakpoints": []}),
+    ));
+    ui.register(item(
+        "group",
+        "ui-group",
+        Some("page1"),
+        2.0,
+        json!({"name": "Controls", "width": 4, "height": 1, "showTitle": true}),
+    ));
+    ui.register(item(
+        "trend",
+        "ui-group",
+        Some("page1"),
+        1.0,
+        json!({"name": "Trend", "width": 8, "height": 1, "showTitle": true}),
+    ));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let now = i64::try_from(now).expect("epoch ms");
+    let points: Vec<Json> = (0..POINTS)
+        .map(|i| {
+            let age = i64::try_from(POINTS - i).expect("small") * 1000;
+            let y = 20.0 + 5.0 * (i as f64 / 2000.0).sin();
+            json!([now - age, (y * 100.0).round() / 100.0])
+        })
+        .collect();
+    let mut chart = widget(
+        "c1",
+        "ui-chart",
+        json!({"label": "Temperature", "chartType": "line", "xAxisType": "time",
+            "xAxisLabel": "", "yAxisLabel": "°C", "ymin": null, "ymax": null,
+            "removeOlderMs": 0, "removeOlderPoints": 0, "colors": [], "showLegend": true,
+            "interpolation": "linear", "width": 8, "height": 6}),
+        json!({"series": {"temperature": points}}),
+    );
+    chart.parent = Some("trend".to_owned());
+    ui.register(chart);
+    for (id, kind, config, state) in [
+        (
+            "t1",
+            "ui-text",
+            json!({"label": "Status", "layout": "row-spread"}),
+            json!({"text": "Running"}),
+        ),
+        (
+            "sl1",
+            "ui-slider",
+            json!({"label": "Speed", "min": 0, "max": 100, "step": 5}),
+            json!({"value": 35}),
+        ),
+        (
+            "tb1",
+            "ui-table",
+            json!({"label": "Alarms", "columns": [], "maxrows": 5}),
+            json!({"rows": [{"code": "A1", "text": "Door open"}]}),
+        ),
+    ] {
+        let mut w = widget(id, kind, config, state);
+        w.order = 3.0;
+        ui.register(w);
+    }
+    // A second page, reached through the page tabs.
+    ui.register(item(
+        "page2",
+        "ui-page",
+        Some("base"),
+        2.0,
+        json!({"name": "Details", "path": "/details", "icon": "list", "layout": "grid",
+            "theme": "theme", "breakpoints": []}),
+    ));
+    ui.register(item(
+        "details",
+        "ui-group",
+        Some("page2"),
+        1.0,
+        json!({"name": "Details", "width": 6, "height": 1, "showTitle": true}),
+    ));
+    let mut note = widget(
+        "t2",
+        "ui-text",
+        json!({"label": "Note", "layout": "row-left"}),
+        json!({"text": "Page two"}),
+    );
+    note.parent = Some("details".to_owned());
+    ui.register(note);
+    ui.register(item(
+        "n1",
+        "ui-notification",
+        Some("base"),
+        0.0,
+        json!({"position": "top-right", "displayTime": 10, "showCountdown": true,
+            "allowDismiss": true}),
+    ));
+    ui.register(widget(
+        "g1",
+        "ui-gauge",
+        json!({"title": "Pressure", "gtype": "gauge-half", "gstyle": "needle", "min": 0,
+            "max": 100, "segments": [{"from": 0, "color": "#5cd65c"}, {"from": 60, "color": "#ffc800"},
+            {"from": 80, "color": "#ea5353"}], "units": "bar", "prefix": "", "suffix": "",
+            "width": 4, "height": 3}),
+        json!({"value": 42}),
+    ));
+}
+
+/// What a flow does when the button is pressed: a point of a new chart series, a toast.
+fn answer(dash: &Dashboard) {
+    let ui = dash.flow.runtime().ui();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let point =
+        json!({"series": "setpoint", "x": u64::try_from(now).expect("epoch ms"), "y": 21.5});
+    ui.send("c1", json!({"action": "append", "points": [point]}), None);
+    ui.send("n1", json!({"text": "Pressed", "kind": "info"}), None);
+}
+
+/// The dashboard renders a 100,000-point chart in under 300 ms, shows the gauge,
+/// sends the button's press and the switch's toggle into the flow, shows the flow's answer
+/// live, and stacks its groups on a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phone() {
+    require_browser_tools();
+    // The switch is a node of the flow too: toggling it must reach the flow.
+    let pump = json!({"kind": "ui-switch", "label": "Pump", "state": {"on": true}});
+    let mut dash = Dashboard::start("b1", &[("s1", pump)]).await;
+    fill_hub(&dash);
+
+    let artifacts = repo().join("target/test-artifacts");
+    for name in [
+        "dashboard.png",
+        "dashboard-answered.png",
+        "dashboard-phone.png",
+    ] {
+        let _ = std::fs::remove_file(artifacts.join(name));
+    }
+    let log_dir = tempfile::tempdir().expect("tempdir");
+    let log_path = log_dir.path().join("browser.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let child = Command::new("node")
+        .current_dir(repo())
+        .arg("tests/browser/dashboard.mjs")
+        .arg(format!("{}/dashboard/", dash.base))
+        .arg(&artifacts)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("node starts");
+    let mut browser = Running(child);
+    let output = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    let mut answered = false;
+    let mut switched = Vec::new();
+    let status = loop {
+        if let Some(status) = browser.0.try_wait().expect("waitable") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
+            output()
+        );
+        // Waiting for an input is the poll interval; the button's press gets an answer.
+        if let Some(msg) = dash
+            .flow
+            .next_within("out", Duration::from_millis(100))
+            .await
+        {
+            match msg.get("on") {
+                Some(on) => switched.push(on.clone()),
+                None if !answered => {
+                    answer(&dash);
+                    answered = true;
+                }
+                None => panic!("a second press:\n{}", output()),
+            }
+        }
+    };
+    let output = output();
+    assert!(
+        status.success(),
+        "the browser run failed ({status}):\n{output}"
+    );
+
+    let timing = |prefix: &str| -> u64 {
+        output
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix)?.strip_suffix(" ms")?.parse().ok())
+            .unwrap_or_else(|| panic!("no \"{prefix}\" line:\n{output}"))
+    };
+    let rendered_ms = timing("chart rendered in ");
+    let drawn_ms = timing("chart drawn in ");
+    // Printed for the record: from navigation start it also counts the debug-built server
+    // serializing the 2 MB layout and whatever else shares the machine's cores.
+    let timeline = output
+        .lines()
+        .find(|l| l.contains("timeline"))
+        .unwrap_or_default();
+    eprintln!(
+        "100k-point chart: rendered {rendered_ms} ms, drawn {drawn_ms} ms after navigation start\n{timeline}"
+    );
+    assert!(
+        rendered_ms < CHART_BUDGET_MS,
+        "the {POINTS}-point chart took {rendered_ms} ms to render (budget {CHART_BUDGET_MS} ms):\n{output}"
+    );
+
+    assert!(
+        answered,
+        "the button press never reached the flow:\n{output}"
+    );
+    assert_eq!(
+        switched,
+        [ferrite_runtime::Value::Bool(false)],
+        "the switch, on, was turned off once:\n{output}"
+    );
+    for name in [
+        "dashboard.png",
+        "dashboard-answered.png",
+        "dashboard-phone.png",
+    ] {
+        assert!(
+            artifacts.join(name).is_file(),
+            "no screenshot {name}:\n{output}"
+        );
+    }
+}
