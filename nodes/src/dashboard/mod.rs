@@ -27,7 +27,11 @@ use serde_json::{Map, Value as Json};
 
 /// A number key: FlowFuse's editor writes numbers, or their text when typed in a field.
 /// Missing, `null` or `""` give `default`; anything else that is not a number is an error.
-pub(crate) fn number(config: &Map<String, Json>, key: &str, default: f64) -> Result<f64, ConfigError> {
+pub(crate) fn number(
+    config: &Map<String, Json>,
+    key: &str,
+    default: f64,
+) -> Result<f64, ConfigError> {
     match config.get(key) {
         None | Some(Json::Null) => Ok(default),
         Some(Json::String(s)) if s.trim().is_empty() => Ok(default),
@@ -179,7 +183,11 @@ pub(crate) fn topic(cx: &BuildCtx<'_>) -> Result<TypedValue, ConfigError> {
 }
 
 /// Sets `msg.topic` from the widget's topic setting; an empty result leaves it alone.
-pub(crate) fn apply_topic(cx: &NodeCtx, topic: &TypedValue, msg: &mut Msg) -> Result<(), NodeError> {
+pub(crate) fn apply_topic(
+    cx: &NodeCtx,
+    topic: &TypedValue,
+    msg: &mut Msg,
+) -> Result<(), NodeError> {
     let value = cx
         .eval(topic, Some(msg))
         .map_err(|e| NodeError::new(e.to_string()).for_msg(msg.clone()))?;

@@ -49,15 +49,24 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let config = cx.raw();
     let (min, max) = (number(config, "min", 0.0)?, number(config, "max", 10.0)?);
     if min >= max {
-        return Err(ConfigError::field("max", format!("{max} is not above min {min}")));
+        return Err(ConfigError::field(
+            "max",
+            format!("{max} is not above min {min}"),
+        ));
     }
     let gtype = text(config, "gtype", "gauge-half");
     if !TYPES.contains(&gtype.as_str()) {
-        return Err(ConfigError::field("gtype", format!("unknown gauge type '{gtype}'")));
+        return Err(ConfigError::field(
+            "gtype",
+            format!("unknown gauge type '{gtype}'"),
+        ));
     }
     let gstyle = text(config, "gstyle", "needle");
     if gstyle != "needle" && gstyle != "rounded" {
-        return Err(ConfigError::field("gstyle", format!("unknown style '{gstyle}'")));
+        return Err(ConfigError::field(
+            "gstyle",
+            format!("unknown style '{gstyle}'"),
+        ));
     }
     let value = match text(config, "value", "payload") {
         v if v.is_empty() => "payload".to_owned(),
@@ -101,15 +110,25 @@ fn segments(given: Option<&Json>) -> Result<Json, ConfigError> {
     let mut out = Vec::with_capacity(given.len());
     for (i, segment) in given.iter().enumerate() {
         let Json::Object(segment) = segment else {
-            return Err(ConfigError::field("segments", format!("entry {i} is not an object")));
+            return Err(ConfigError::field(
+                "segments",
+                format!("entry {i} is not an object"),
+            ));
         };
         let from = number(segment, "from", f64::NAN)
             .ok()
             .filter(|n| !n.is_nan())
-            .ok_or_else(|| ConfigError::field("segments", format!("entry {i}: 'from' is not a number")))?;
+            .ok_or_else(|| {
+                ConfigError::field("segments", format!("entry {i}: 'from' is not a number"))
+            })?;
         let color = match segment.get("color") {
             Some(Json::String(c)) if !c.is_empty() => c.clone(),
-            _ => return Err(ConfigError::field("segments", format!("entry {i} has no color"))),
+            _ => {
+                return Err(ConfigError::field(
+                    "segments",
+                    format!("entry {i} has no color"),
+                ));
+            }
         };
         out.push((from, color));
     }

@@ -85,18 +85,26 @@ fn breakpoints(given: Option<&Json>) -> Result<Json, ConfigError> {
     let mut out = Vec::with_capacity(given.len());
     for (i, point) in given.iter().enumerate() {
         let Json::Object(point) = point else {
-            return Err(ConfigError::field("breakpoints", format!("entry {i} is not an object")));
+            return Err(ConfigError::field(
+                "breakpoints",
+                format!("entry {i} is not an object"),
+            ));
         };
         let field = |key: &str| {
             number(point, key, f64::NAN).and_then(|n| {
                 if n.is_nan() {
-                    Err(ConfigError::field("breakpoints", format!("entry {i} has no {key}")))
+                    Err(ConfigError::field(
+                        "breakpoints",
+                        format!("entry {i} has no {key}"),
+                    ))
                 } else {
                     Ok(json_number(n))
                 }
             })
         };
-        out.push(json!({"name": text(point, "name", ""), "px": field("px")?, "cols": field("cols")?}));
+        out.push(
+            json!({"name": text(point, "name", ""), "px": field("px")?, "cols": field("cols")?}),
+        );
     }
     Ok(Json::Array(out))
 }

@@ -40,7 +40,10 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let config = cx.raw();
     let (min, max) = (number(config, "min", 0.0)?, number(config, "max", 10.0)?);
     if min >= max {
-        return Err(ConfigError::field("max", format!("{max} is not above min {min}")));
+        return Err(ConfigError::field(
+            "max",
+            format!("{max} is not above min {min}"),
+        ));
     }
     let step = number(config, "step", 1.0)?;
     if step <= 0.0 {
@@ -105,7 +108,9 @@ impl Node for Slider {
             return Ok(());
         };
         let Some(n) = msg.remove("value").as_ref().and_then(numeric) else {
-            return Err(NodeError::new("ui-slider: page input without a numeric 'value'"));
+            return Err(NodeError::new(
+                "ui-slider: page input without a numeric 'value'",
+            ));
         };
         msg.insert("payload", Value::Float(n));
         apply_topic(cx, &self.topic, &mut msg)?;

@@ -53,7 +53,8 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         if cx.raw().contains_key(key) {
             cx.typed(key, type_key, "bool")
         } else {
-            TypedValue::compile("bool", &Json::Bool(default)).map_err(|e| ConfigError::field(key, e))
+            TypedValue::compile("bool", &Json::Bool(default))
+                .map_err(|e| ConfigError::field(key, e))
         }
     };
     Ok(Box::new(Switch {
@@ -121,7 +122,9 @@ impl Node for Switch {
             return Ok(());
         };
         let Some(Value::Bool(on)) = msg.remove("on") else {
-            return Err(NodeError::new("ui-switch: page input without a boolean 'on'"));
+            return Err(NodeError::new(
+                "ui-switch: page input without a boolean 'on'",
+            ));
         };
         let value = if on { &self.values.0 } else { &self.values.1 };
         msg.insert("payload", value.clone());

@@ -40,7 +40,10 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         "append" | "" => false,
         "replace" => true,
         other => {
-            return Err(ConfigError::field("action", format!("'{other}' is not append or replace")));
+            return Err(ConfigError::field(
+                "action",
+                format!("'{other}' is not append or replace"),
+            ));
         }
     };
     let columns = if flag(config, "autocols", true) {
@@ -73,7 +76,10 @@ fn columns(given: Option<&Json>) -> Result<Vec<Json>, ConfigError> {
         .map(|(i, column)| {
             let key = column.get("key").and_then(Json::as_str).unwrap_or_default();
             if key.is_empty() {
-                return Err(ConfigError::field("columns", format!("entry {i} has no key")));
+                return Err(ConfigError::field(
+                    "columns",
+                    format!("entry {i} has no key"),
+                ));
             }
             let label = match column.get("title").and_then(Json::as_str) {
                 Some(title) if !title.is_empty() => title,
