@@ -5,15 +5,15 @@
 //! `gauge-tile`, `gauge-battery`, `gauge-tank`), `gstyle` (`needle` (default), `rounded`),
 //! `min` (default 0), `max` (default 10), `segments` (`[{from, color}]`, default FlowFuse's
 //! green 0 / amber 4 / red 7; sorted by `from`), `units` (default "units"), `prefix`,
-//! `suffix`, `value` (the msg property shown, default `payload`).
+//! `suffix`, `value`/`valueType` (what is shown, a typed input: default `msg.payload`).
 //!
-//! Reads `msg.<value>`: a number, or text `Number()` reads as one, is clamped to
+//! Evaluates `value` against each message: a number, or text `Number()` reads as one, is clamped to
 //! `min..max` and sent to the page as `{"value": n}` (also its state); the message then
 //! passes on unchanged, as FlowFuse forwards widgets' input. A message without the
-//! property passes on without changing the gauge; one whose value is not a number is an
-//! error for Catch nodes and goes nowhere.
+//! property passes on without changing the gauge; one whose value is not a number (or
+//! cannot be evaluated) is an error for Catch nodes and goes nowhere.
 
-use ferrite_runtime::path::PropPath;
+use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
 };
@@ -39,7 +39,7 @@ const TYPES: [&str; 5] = [
 
 struct Gauge {
     widget: Widget,
-    value: PropPath,
+    value: TypedValue,
     min: f64,
     max: f64,
     state: Json,
@@ -68,11 +68,11 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
             format!("unknown style '{gstyle}'"),
         ));
     }
-    let value = match text(config, "value", "payload") {
-        v if v.is_empty() => "payload".to_owned(),
-        v => v,
+    let value = match config.get("value").and_then(Json::as_str) {
+        Some(v) if !v.is_empty() => cx.typed("value", "valueType", "msg")?,
+        _ => TypedValue::compile("msg", &Json::String("payload".into()))
+            .map_err(|e| ConfigError::field("value", e))?,
     };
-    let value = PropPath::parse_msg(&value).map_err(|e| ConfigError::field("value", e))?;
     let look = json!({
         "title": text(config, "title", "gauge"),
         "gtype": gtype,
@@ -147,8 +147,12 @@ impl Node for Gauge {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
-        if let Some(value) = msg.get_path(&self.value) {
-            let n = match value {
+        let value = match cx.eval(&self.value, Some(&msg)) {
+            Ok(value) => value,
+            Err(e) => return Err(NodeError::new(e.to_string()).for_msg(msg)),
+        };
+        if let Some(value) = value {
+            let n = match &value {
                 Value::Int(_) | Value::Float(_) | Value::String(_) => value.to_number(),
                 _ => f64::NAN,
             };

@@ -7,7 +7,8 @@
 //!
 //! A flow message sets the switch: `msg.payload` equal to the on value (or `true`) turns it
 //! on, equal to the off value (or `false`) off; it becomes the value itself and the page gets
-//! `{"on": bool}` (also the state). With `passthru` the message then passes on. Any other
+//! `{"on": bool}` (also the state), and the node's status says `on` (green ring) or
+//! `off` (red ring), as in FlowFuse. With `passthru` the message then passes on. Any other
 //! payload is the error "Invalid payload value" for Catch nodes; a message without payload
 //! only passes on (with `passthru`).
 //!
@@ -16,8 +17,8 @@
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
-    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value,
-    async_trait,
+    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Status,
+    Value, async_trait,
 };
 use serde_json::{Value as Json, json};
 
@@ -69,9 +70,16 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
 }
 
 impl Switch {
-    fn set(&mut self, on: bool, cx: &NodeCtx) {
+    async fn set(&mut self, on: bool, cx: &mut NodeCtx) {
         self.state = json!({"on": on});
         self.widget.show(cx, self.state.clone());
+        let (fill, text) = if on { ("green", "on") } else { ("red", "off") };
+        cx.status(Status {
+            fill: Some(fill.to_owned()),
+            shape: Some("ring".to_owned()),
+            text: Some(text.to_owned()),
+        })
+        .await;
     }
 
     /// Which state a flow payload asks for: FlowFuse compares objects by their JSON and
@@ -109,7 +117,7 @@ impl Node for Switch {
             };
             let value = if on { &self.values.0 } else { &self.values.1 };
             msg.insert("payload", value.clone());
-            self.set(on, cx);
+            self.set(on, cx).await;
         }
         if self.passthru {
             cx.send(msg).await;
@@ -129,7 +137,7 @@ impl Node for Switch {
         let value = if on { &self.values.0 } else { &self.values.1 };
         msg.insert("payload", value.clone());
         apply_topic(cx, &self.topic, &mut msg)?;
-        self.set(on, cx);
+        self.set(on, cx).await;
         cx.send(msg).await;
         Ok(())
     }

@@ -202,3 +202,23 @@ async fn bad_slider_config_is_a_deploy_error() {
         assert!(report.contains(field), "{node}: {report}");
     }
 }
+
+/// a switch's status says whether it is on or off
+#[tokio::test]
+async fn a_switch_status_says_whether_it_is_on_or_off() {
+    let (mut flow, _pages) =
+        load(json!([{"id": "s", "type": "ui-switch", "group": "group"}])).await;
+    flow.receive("s", json!({"payload": true})).await;
+    let status = flow.event(|e| e.topic == "status/s").await;
+    assert_eq!(
+        status.data,
+        json!({"fill": "green", "shape": "ring", "text": "on"})
+    );
+    input(&flow, "s", json!({"on": false}));
+    let status = flow.event(|e| e.topic == "status/s").await;
+    assert_eq!(
+        status.data,
+        json!({"fill": "red", "shape": "ring", "text": "off"})
+    );
+    flow.unload().await;
+}

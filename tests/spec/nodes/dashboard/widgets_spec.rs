@@ -255,3 +255,22 @@ async fn widgets_leave_the_hub_when_a_deploy_removes_them() {
     assert!(on_hub(&flow, "t"));
     flow.unload().await;
 }
+
+/// a gauge shows what its value setting names, and leaves the gauge alone when the message has none
+#[tokio::test]
+async fn a_gauge_shows_what_its_value_setting_names() {
+    let (mut flow, mut pages) = load(json!([
+        {"id": "g", "type": "ui-gauge", "group": "group", "value": "payload.temp", "valueType": "msg", "wires": [["out"]]},
+        {"id": "j", "type": "ui-gauge", "group": "group", "value": "payload.level * 2", "valueType": "jsonata"},
+    ]))
+    .await;
+    flow.receive("g", json!({"payload": {"temp": 6}})).await;
+    assert_eq!(page_msg(&mut pages, "g").await, json!({"value": 6}));
+    next(&mut flow, "out").await;
+    flow.receive("g", json!({"payload": {"pressure": 2}})).await;
+    next(&mut flow, "out").await;
+    assert_eq!(item(&flow, "g").state, json!({"value": 6}));
+    flow.receive("j", json!({"payload": {"level": 2}})).await;
+    assert_eq!(page_msg(&mut pages, "j").await, json!({"value": 4}));
+    flow.unload().await;
+}
