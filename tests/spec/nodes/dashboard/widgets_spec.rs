@@ -274,3 +274,20 @@ async fn a_gauge_shows_what_its_value_setting_names() {
     assert_eq!(page_msg(&mut pages, "j").await, json!({"value": 4}));
     flow.unload().await;
 }
+
+/// a widget changed by a deploy stays on the hub with its new config
+#[tokio::test]
+async fn a_widget_changed_by_a_deploy_stays_on_the_hub_with_its_new_config() {
+    let (mut flow, _pages) = load(json!([{"id": "g", "type": "ui-gauge", "group": "group", "title": "old"}])).await;
+    for kind in [DeployKind::Nodes, DeployKind::Full] {
+        let changed = json!([{"id": "g", "type": "ui-gauge", "group": "group", "title": "new"}]);
+        let report = flow.deploy(dashboard(changed.clone()), kind).await;
+        assert!(report.is_clean(), "{report}");
+        super::support::started(&flow, &changed).await;
+        assert_eq!(item(&flow, "g").config["title"], json!("new"));
+        // Nothing removes it afterwards.
+        flow.receive("g", json!({"payload": 1})).await;
+        assert!(on_hub(&flow, "g"));
+    }
+    flow.unload().await;
+}
