@@ -4,7 +4,9 @@
 //! the group's width, one row), `label` (default "text"), `format` (a mustache template
 //! rendered with the message as `msg`, default `{{msg.payload}}`), `layout` (default
 //! `row-spread`), `style` (default false: the page's own font), `font` (default
-//! "Helvetica"), `fontSize` (default 16), `color` (default "#717171").
+//! "Helvetica"), `fontSize` (default 16), `color` (default "#717171"), `value`/`valueType`
+//! (a typed input, default `msg.payload`: what `msg.payload` is when the format renders; a
+//! value that cannot be evaluated leaves the payload as it is, with a warning, as FlowFuse).
 //!
 //! Every message renders `format` into `{"text": ..}`, sent to the page and kept as the
 //! state. As in FlowFuse, the text is HTML: the format's markup is the flow author's and
@@ -16,6 +18,8 @@ use ferrite_runtime::{
     async_trait,
 };
 use serde_json::{Value as Json, json};
+
+use ferrite_runtime::typed::TypedValue;
 
 use super::{Widget, flag, json_number, number, text};
 use crate::function::mustache::Template;
@@ -30,6 +34,7 @@ pub const DEF: NodeDef = NodeDef {
 
 struct Text {
     widget: Widget,
+    value: Option<TypedValue>,
     format: Template,
     state: Json,
 }
@@ -48,7 +53,12 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         "width": json_number(number(config, "width", 0.0)?),
         "height": json_number(number(config, "height", 0.0)?),
     });
+    let value = match config.get("value").and_then(Json::as_str) {
+        Some(v) if !v.is_empty() => Some(cx.typed("value", "valueType", "msg")?),
+        _ => None,
+    };
     Ok(Box::new(Text {
+        value,
         widget: Widget::new(cx, "ui-text", look)?,
         format,
         state: Json::Null,
@@ -62,7 +72,14 @@ impl Node for Text {
         Ok(())
     }
 
-    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        if let Some(value) = &self.value {
+            match cx.eval(value, Some(&msg)) {
+                Ok(Some(payload)) => msg.insert("payload", payload),
+                Ok(None) => {}
+                Err(e) => cx.warn(&format!("Error evaluating value property: {e}")),
+            }
+        }
         let mut view = Map::new();
         view.insert("msg".to_owned(), msg.into_value());
         let text = self.format.render(&Value::Object(view));

@@ -278,7 +278,8 @@ async fn a_gauge_shows_what_its_value_setting_names() {
 /// a widget changed by a deploy stays on the hub with its new config
 #[tokio::test]
 async fn a_widget_changed_by_a_deploy_stays_on_the_hub_with_its_new_config() {
-    let (mut flow, _pages) = load(json!([{"id": "g", "type": "ui-gauge", "group": "group", "title": "old"}])).await;
+    let (mut flow, _pages) =
+        load(json!([{"id": "g", "type": "ui-gauge", "group": "group", "title": "old"}])).await;
     for kind in [DeployKind::Nodes, DeployKind::Full] {
         let changed = json!([{"id": "g", "type": "ui-gauge", "group": "group", "title": "new"}]);
         let report = flow.deploy(dashboard(changed.clone()), kind).await;
@@ -289,5 +290,38 @@ async fn a_widget_changed_by_a_deploy_stays_on_the_hub_with_its_new_config() {
         flow.receive("g", json!({"payload": 1})).await;
         assert!(on_hub(&flow, "g"));
     }
+    flow.unload().await;
+}
+
+/// a text's value setting decides the payload its format shows
+#[tokio::test]
+async fn a_texts_value_setting_decides_the_payload_its_format_shows() {
+    let (flow, mut pages) = load(json!([
+        {"id": "t", "type": "ui-text", "group": "group", "value": "payload.temp", "valueType": "msg", "format": "{{msg.payload}} °C"},
+    ]))
+    .await;
+    flow.receive("t", json!({"payload": {"temp": 21.5}})).await;
+    assert_eq!(page_msg(&mut pages, "t").await, json!({"text": "21.5 °C"}));
+    flow.unload().await;
+}
+
+/// a text whose value cannot be evaluated warns and shows the payload as it is
+#[tokio::test]
+async fn a_text_whose_value_cannot_be_evaluated_warns_and_shows_the_payload() {
+    let (mut flow, mut pages) = load(json!([
+        {"id": "t", "type": "ui-text", "group": "group", "value": "$error('boom')", "valueType": "jsonata"},
+    ]))
+    .await;
+    flow.receive("t", json!({"payload": "raw"})).await;
+    assert_eq!(page_msg(&mut pages, "t").await, json!({"text": "raw"}));
+    let log = flow.log_entry("t").await;
+    assert_eq!(log["level"], json!(30), "{log}");
+    assert!(
+        log["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Error evaluating value property"),
+        "{log}"
+    );
     flow.unload().await;
 }
