@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::ui::{UiHub, UiItem};
-use ferrite_runtime::{BuildCtx, ConfigError, Msg, NodeCtx, NodeError, Value};
+use ferrite_runtime::{BuildCtx, ConfigError, ConfigNode, Msg, NodeCtx, NodeError, Value};
 use serde_json::{Map, Value as Json};
 
 /// A number key: FlowFuse's editor writes numbers, or their text when typed in a field.
@@ -67,10 +67,14 @@ pub(crate) fn flag(config: &Map<String, Json>, key: &str, default: bool) -> bool
     }
 }
 
-/// The id a `ui-*` node names in `key` (its `ui`, `page` or `group`); required.
-pub(crate) fn parent_id(config: &Map<String, Json>, key: &str) -> Result<String, ConfigError> {
-    match config.get(key).and_then(Json::as_str) {
-        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+/// The id a `ui-*` node names in `key` (its `ui`, `page` or `group`): required, and a
+/// deployed `T` (config nodes are built after those they name).
+pub(crate) fn parent<T: ConfigNode>(cx: &BuildCtx<'_>, key: &str) -> Result<String, ConfigError> {
+    match cx.raw().get(key).and_then(Json::as_str) {
+        Some(id) if !id.is_empty() => {
+            cx.config_node::<T>(key)?;
+            Ok(id.to_owned())
+        }
         _ => Err(ConfigError::field(key, "required")),
     }
 }
@@ -85,18 +89,18 @@ pub(crate) struct Widget {
 }
 
 impl Widget {
-    /// Reads `order` and the widget's `group`, which must be a deployed `ui-group`.
+    /// A widget in its `group` (a deployed `ui-group`), with its `order`.
     pub(crate) fn new(
         cx: &BuildCtx<'_>,
         kind: &'static str,
         config: Json,
     ) -> Result<Self, ConfigError> {
-        cx.config_node::<ui_group::UiGroup>("group")?;
-        Self::under(cx, kind, "group", config)
+        Self::under::<ui_group::UiGroup>(cx, kind, "group", config)
     }
 
-    /// A widget whose parent is named by `key` (a notification sits on its `ui`).
-    pub(crate) fn under(
+    /// A widget whose parent, a deployed `T`, is named by `key` (a notification sits on
+    /// its `ui`).
+    pub(crate) fn under<T: ConfigNode>(
         cx: &BuildCtx<'_>,
         kind: &'static str,
         key: &str,
@@ -105,7 +109,7 @@ impl Widget {
         Ok(Self {
             id: cx.id().to_owned(),
             kind,
-            parent: parent_id(cx.raw(), key)?,
+            parent: parent::<T>(cx, key)?,
             order: number(cx.raw(), "order", 0.0)?,
             config,
         })

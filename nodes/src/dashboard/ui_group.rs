@@ -1,6 +1,6 @@
 //! `ui-group` — mirrors FlowFuse Dashboard 2.0 `nodes/config/ui_group.js`.
 //!
-//! A card of widgets on a page. A config node. Config read: `page` (the `ui-page` id,
+//! A card of widgets on a page. A config node. Config read: `page` (a deployed `ui-page`,
 //! required), `name` (default "Group Name"), `width` (columns, default 6), `height`
 //! (default 1), `showTitle` (default true), `order` (default -1). FlowFuse's `groupType`,
 //! `visible`, `disabled`, `className` are not used.
@@ -14,7 +14,8 @@ use std::sync::Arc;
 use ferrite_runtime::{Build, BuildCtx, ConfigError, ConfigNode, NodeDef, Role, async_trait};
 use serde_json::json;
 
-use super::{Registered, flag, json_number, number, parent_id, text};
+use super::ui_page::UiPage;
+use super::{Registered, flag, json_number, number, parent, text};
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-group",
@@ -31,7 +32,7 @@ pub struct UiGroup {
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
     let config = cx.raw();
-    let page = parent_id(config, "page")?;
+    let page = parent::<UiPage>(cx, "page")?;
     let config = json!({
         "name": text(config, "name", "Group Name"),
         "width": json_number(number(config, "width", 6.0)?),

@@ -15,6 +15,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
+use super::ui_base::UiBase;
 use super::{Widget, flag, json_number, number, text};
 
 pub const DEF: NodeDef = NodeDef {
@@ -41,7 +42,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         "allowDismiss": flag(config, "allowDismiss", true),
     });
     Ok(Box::new(Notification {
-        widget: Widget::under(cx, "ui-notification", "ui", look)?,
+        widget: Widget::under::<UiBase>(cx, "ui-notification", "ui", look)?,
         id: cx.id().to_owned(),
     }))
 }

@@ -1,6 +1,6 @@
 //! `ui-page` — mirrors FlowFuse Dashboard 2.0 `nodes/config/ui_page.js`.
 //!
-//! One page of a dashboard. A config node. Config read: `ui` (the `ui-base` id, required),
+//! One page of a dashboard. A config node. Config read: `ui` (a deployed `ui-base`, required),
 //! `name` (default "Page Name"), `path` (default `/<node id>`: FlowFuse's editor fills in
 //! `/pageN`, an unset path is stored as -1), `icon` (default `home`), `layout` (`grid`,
 //! `flex`, `tabs`, `notebook`; default `grid`), `theme` (a `ui-theme` id; `null` when unset),
@@ -17,7 +17,8 @@ use std::sync::Arc;
 use ferrite_runtime::{Build, BuildCtx, ConfigError, ConfigNode, NodeDef, Role, async_trait};
 use serde_json::{Value as Json, json};
 
-use super::{Registered, json_number, number, parent_id, text};
+use super::ui_base::UiBase;
+use super::{Registered, json_number, number, parent, text};
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-page",
@@ -36,7 +37,7 @@ pub struct UiPage {
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Arc<dyn ConfigNode>, ConfigError> {
     let config = cx.raw();
-    let base = parent_id(config, "ui")?;
+    let base = parent::<UiBase>(cx, "ui")?;
     let path = match config.get("path").and_then(Json::as_str) {
         Some(p) if !p.is_empty() => p.to_owned(),
         _ => format!("/{}", cx.id()),

@@ -169,6 +169,11 @@ async fn a_notification_pops_up_the_payload_with_its_kind() {
 async fn a_notification_without_its_ui_is_a_deploy_error() {
     let report = deploy_errors(json!([{"id": "n", "type": "ui-notification"}])).await;
     assert!(report.contains("ui: required"), "{report}");
+    let report = deploy_errors(json!([{"id": "n", "type": "ui-notification", "ui": "page"}])).await;
+    assert!(
+        report.contains("missing config node 'page' for ui"),
+        "{report}"
+    );
 }
 
 /// a table appends rows, replaces them, and an empty array clears it
