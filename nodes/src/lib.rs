@@ -3,6 +3,7 @@
 
 mod base64;
 pub mod common;
+pub mod dashboard;
 pub mod function;
 mod hex;
 pub mod industrial;
@@ -52,4 +53,15 @@ pub static ALL: &[NodeDef] = &[
     sequence::join::DEF,
     sequence::sort::DEF,
     sequence::batch::DEF,
+    dashboard::ui_base::DEF,
+    dashboard::ui_page::DEF,
+    dashboard::ui_group::DEF,
+    dashboard::ui_theme::DEF,
+    dashboard::ui_gauge::DEF,
+    dashboard::ui_text::DEF,
+    dashboard::ui_button::DEF,
+    dashboard::ui_switch::DEF,
+    dashboard::ui_slider::DEF,
+    dashboard::ui_notification::DEF,
+    dashboard::ui_table::DEF,
 ];

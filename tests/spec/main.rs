@@ -17,6 +17,12 @@ mod nodes {
         mod link_spec;
         mod status_spec;
     }
+    mod dashboard {
+        mod config_spec;
+        mod inputs_spec;
+        mod support;
+        mod widgets_spec;
+    }
     mod function {
         mod change_spec;
         mod delay_spec;

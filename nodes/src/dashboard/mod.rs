@@ -1,0 +1,209 @@
+//! Dashboard nodes with FlowFuse Dashboard 2.0's type names and config keys
+//! (`@flowfuse/node-red-dashboard`), drawn by our own `/dashboard` page.
+//!
+//! Each node puts one item on the runtime's dashboard hub (`ferrite_runtime::ui`): config
+//! nodes (`ui-base`, `ui-page`, `ui-group`, `ui-theme`) when they are built, widgets when
+//! they start. The item's `config` holds exactly the keys the page reads, defaults filled
+//! in, so the page never guesses; this module has the readers those nodes share.
+
+pub mod ui_base;
+pub mod ui_button;
+pub mod ui_gauge;
+pub mod ui_group;
+pub mod ui_notification;
+pub mod ui_page;
+pub mod ui_slider;
+pub mod ui_switch;
+pub mod ui_table;
+pub mod ui_text;
+pub mod ui_theme;
+
+use std::sync::Arc;
+
+use ferrite_runtime::typed::TypedValue;
+use ferrite_runtime::ui::{UiHub, UiItem};
+use ferrite_runtime::{BuildCtx, ConfigError, ConfigNode, Msg, NodeCtx, NodeError, Value};
+use serde_json::{Map, Value as Json};
+
+/// A number key: FlowFuse's editor writes numbers, or their text when typed in a field.
+/// Missing, `null` or `""` give `default`; anything else that is not a number is an error.
+pub(crate) fn number(
+    config: &Map<String, Json>,
+    key: &str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    match config.get(key) {
+        None | Some(Json::Null) => Ok(default),
+        Some(Json::String(s)) if s.trim().is_empty() => Ok(default),
+        Some(Json::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| ConfigError::field(key, "not a number")),
+        Some(Json::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| ConfigError::field(key, format!("'{s}' is not a number"))),
+        Some(other) => Err(ConfigError::field(key, format!("{other} is not a number"))),
+    }
+}
+
+/// A text key (`default` when missing or not text).
+pub(crate) fn text(config: &Map<String, Json>, key: &str, default: &str) -> String {
+    config
+        .get(key)
+        .and_then(Json::as_str)
+        .unwrap_or(default)
+        .to_owned()
+}
+
+/// A flag: `true`/`false`, or their text as some FlowFuse versions store them.
+pub(crate) fn flag(config: &Map<String, Json>, key: &str, default: bool) -> bool {
+    match config.get(key) {
+        Some(Json::Bool(b)) => *b,
+        Some(Json::String(s)) if s == "true" => true,
+        Some(Json::String(s)) if s == "false" => false,
+        _ => default,
+    }
+}
+
+/// The id a `ui-*` node names in `key` (its `ui`, `page` or `group`): required, and a
+/// deployed `T` (config nodes are built after those they name).
+pub(crate) fn parent<T: ConfigNode>(cx: &BuildCtx<'_>, key: &str) -> Result<String, ConfigError> {
+    match cx.raw().get(key).and_then(Json::as_str) {
+        Some(id) if !id.is_empty() => {
+            cx.config_node::<T>(key)?;
+            Ok(id.to_owned())
+        }
+        _ => Err(ConfigError::field(key, "required")),
+    }
+}
+
+/// A widget's place and look, read at build, put on the hub when it starts.
+pub(crate) struct Widget {
+    id: String,
+    kind: &'static str,
+    parent: String,
+    order: f64,
+    config: Json,
+}
+
+impl Widget {
+    /// A widget in its `group` (a deployed `ui-group`), with its `order`.
+    pub(crate) fn new(
+        cx: &BuildCtx<'_>,
+        kind: &'static str,
+        config: Json,
+    ) -> Result<Self, ConfigError> {
+        Self::under::<ui_group::UiGroup>(cx, kind, "group", config)
+    }
+
+    /// A widget whose parent, a deployed `T`, is named by `key` (a notification sits on
+    /// its `ui`).
+    pub(crate) fn under<T: ConfigNode>(
+        cx: &BuildCtx<'_>,
+        kind: &'static str,
+        key: &str,
+        config: Json,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            id: cx.id().to_owned(),
+            kind,
+            parent: parent::<T>(cx, key)?,
+            order: number(cx.raw(), "order", 0.0)?,
+            config,
+        })
+    }
+
+    /// Puts the widget on the hub; with `input`, the page's input comes back to this node.
+    pub(crate) fn register(&self, cx: &NodeCtx, input: bool, state: Json) {
+        cx.ui().register(UiItem {
+            id: self.id.clone(),
+            kind: self.kind.to_owned(),
+            parent: Some(self.parent.clone()),
+            order: self.order,
+            config: self.config.clone(),
+            state,
+            input: input.then(|| cx.event_sender()),
+        });
+    }
+
+    pub(crate) fn unregister(&self, cx: &NodeCtx) {
+        cx.ui().unregister(&self.id);
+    }
+
+    /// Tells the pages, and keeps `state` for pages that connect later.
+    pub(crate) fn show(&self, cx: &NodeCtx, state: Json) {
+        cx.ui().send(&self.id, state.clone(), Some(state));
+    }
+}
+
+/// A config node's hub item, removed when the config node closes.
+pub(crate) struct Registered {
+    hub: Arc<UiHub>,
+    id: String,
+}
+
+impl Registered {
+    /// Registers `kind` for the node being built. Config nodes have no start: the item
+    /// goes on the hub at build and comes off in `ConfigNode::close`.
+    pub(crate) fn new(
+        cx: &BuildCtx<'_>,
+        kind: &str,
+        parent: Option<String>,
+        config: Json,
+    ) -> Result<Self, ConfigError> {
+        let order = number(cx.raw(), "order", -1.0)?;
+        let hub = Arc::clone(cx.ui());
+        hub.register(UiItem {
+            id: cx.id().to_owned(),
+            kind: kind.to_owned(),
+            parent,
+            order,
+            config,
+            state: Json::Null,
+            input: None,
+        });
+        Ok(Self {
+            hub,
+            id: cx.id().to_owned(),
+        })
+    }
+
+    pub(crate) fn close(&self) {
+        self.hub.unregister(&self.id);
+    }
+}
+
+/// The `topic`/`topicType` typed input widgets put on what they emit (FlowFuse's
+/// `appendTopic`): `topic` of type `msg` by default, i.e. the message's own topic.
+pub(crate) fn topic(cx: &BuildCtx<'_>) -> Result<TypedValue, ConfigError> {
+    if cx.raw().contains_key("topic") {
+        cx.typed("topic", "topicType", "msg")
+    } else {
+        TypedValue::compile("msg", &Json::String("topic".into()))
+            .map_err(|e| ConfigError::field("topic", e))
+    }
+}
+
+/// Sets `msg.topic` from the widget's topic setting; an empty result leaves it alone.
+pub(crate) fn apply_topic(
+    cx: &NodeCtx,
+    topic: &TypedValue,
+    msg: &mut Msg,
+) -> Result<(), NodeError> {
+    let value = cx
+        .eval(topic, Some(msg))
+        .map_err(|e| NodeError::new(e.to_string()).for_msg(msg.clone()))?;
+    match value {
+        Some(Value::Null) | None => {}
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(v) => msg.insert("topic", v),
+    }
+    Ok(())
+}
+
+/// A number for the page: whole numbers stay integers in the JSON.
+pub(crate) fn json_number(n: f64) -> Json {
+    Value::Float(n).to_json()
+}

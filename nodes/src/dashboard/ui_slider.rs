@@ -1,0 +1,125 @@
+//! `ui-slider` — mirrors FlowFuse Dashboard 2.0 `nodes/widgets/ui_slider.js`.
+//!
+//! Config read: `group` (a `ui-group`, required), `order`, `width`, `height` (default 0),
+//! `label` (default "slider"), `min` (default 0), `max` (default 10), `step` (default 1,
+//! must be above 0), `topic`/`topicType` (default `msg.topic`), `passthru` (default false).
+//!
+//! A flow message whose `msg.payload` is a number (or text `Number()` reads as one) moves
+//! the slider: the page gets `{"value": n}` (also the state); with `passthru` the message
+//! then passes on. Another payload is an error for Catch nodes; a message without payload
+//! only passes on (with `passthru`).
+//!
+//! A move on the page (hub input `{"value": n}`) sets the state, tells every page, and
+//! emits the message with `msg.payload` the number and the topic setting applied.
+
+use ferrite_runtime::typed::TypedValue;
+use ferrite_runtime::{
+    Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value,
+    async_trait,
+};
+use serde_json::{Value as Json, json};
+
+use super::{Widget, apply_topic, flag, json_number, number, text, topic};
+
+pub const DEF: NodeDef = NodeDef {
+    type_name: "ui-slider",
+    category: "dashboard 2",
+    set_id: "@flowfuse/node-red-dashboard/ui-slider",
+    role: Role::Plain,
+    build: Build::Flow(build),
+};
+
+struct Slider {
+    widget: Widget,
+    topic: TypedValue,
+    passthru: bool,
+    state: Json,
+}
+
+fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
+    let config = cx.raw();
+    let (min, max) = (number(config, "min", 0.0)?, number(config, "max", 10.0)?);
+    if min >= max {
+        return Err(ConfigError::field(
+            "max",
+            format!("{max} is not above min {min}"),
+        ));
+    }
+    let step = number(config, "step", 1.0)?;
+    if step <= 0.0 {
+        return Err(ConfigError::field("step", "must be above 0"));
+    }
+    let look = json!({
+        "label": text(config, "label", "slider"),
+        "min": json_number(min),
+        "max": json_number(max),
+        "step": json_number(step),
+        "width": json_number(number(config, "width", 0.0)?),
+        "height": json_number(number(config, "height", 0.0)?),
+    });
+    Ok(Box::new(Slider {
+        topic: topic(cx)?,
+        passthru: flag(config, "passthru", false),
+        widget: Widget::new(cx, "ui-slider", look)?,
+        state: Json::Null,
+    }))
+}
+
+/// A number from a payload: numbers and numeric text, nothing else.
+fn numeric(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(_) | Value::Float(_) | Value::String(_) => {
+            Some(value.to_number()).filter(|n| n.is_finite())
+        }
+        _ => None,
+    }
+}
+
+impl Slider {
+    fn set(&mut self, n: f64, cx: &NodeCtx) {
+        self.state = json!({"value": json_number(n)});
+        self.widget.show(cx, self.state.clone());
+    }
+}
+
+#[async_trait]
+impl Node for Slider {
+    async fn on_start(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.register(cx, true, self.state.clone());
+        Ok(())
+    }
+
+    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        if let Some(payload) = msg.payload() {
+            let Some(n) = numeric(payload) else {
+                let text = format!("ui-slider: {} is not a number", payload.to_js_string());
+                return Err(NodeError::new(text).for_msg(msg));
+            };
+            self.set(n, cx);
+        }
+        if self.passthru {
+            cx.send(msg).await;
+        }
+        Ok(())
+    }
+
+    async fn on_event(&mut self, event: Event, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let Event::Message(mut msg) = event else {
+            return Ok(());
+        };
+        let Some(n) = msg.remove("value").as_ref().and_then(numeric) else {
+            return Err(NodeError::new(
+                "ui-slider: page input without a numeric 'value'",
+            ));
+        };
+        msg.insert("payload", Value::Float(n));
+        apply_topic(cx, &self.topic, &mut msg)?;
+        self.set(n, cx);
+        cx.send(msg).await;
+        Ok(())
+    }
+
+    async fn on_close(&mut self, _removed: bool, cx: &mut NodeCtx) {
+        self.widget.unregister(cx);
+    }
+}
