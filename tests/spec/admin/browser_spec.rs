@@ -248,3 +248,23 @@ async fn editor_offers_the_modbus_nodes_with_edit_dialogs_and_help() {
         );
     }
 }
+
+/// Ferrite's dashboard (FlowFuse Dashboard 2.0 type names) and history node definitions.
+const DASHBOARD_TYPES: &str = "ui-base,ui-page,ui-group,ui-theme,ui-chart,ui-gauge,ui-text,\
+                               ui-button,ui-switch,ui-slider,ui-notification,ui-table,history";
+
+/// The editor offers the dashboard nodes (their config nodes as config nodes) and the
+/// history node in the palette, each with help text and an edit dialog that opens without a
+/// script error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_offers_the_dashboard_and_history_nodes_with_edit_dialogs_and_help() {
+    let run = browse("dashboard-nodes.png", &[DASHBOARD_TYPES]).await;
+    for kind in DASHBOARD_TYPES.split(',') {
+        assert!(
+            run.output.contains(&format!("ok   edit dialog of {kind} ")),
+            "{kind} not checked ({}):\n{}",
+            run.screenshot.display(),
+            run.output
+        );
+    }
+}
