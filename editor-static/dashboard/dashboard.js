@@ -453,7 +453,9 @@
             if (cfg.color) value.style.color = cfg.color;
         }
         cell.append(label, value);
-        const show = () => { value.textContent = item.state && item.state.text != null ? String(item.state.text) : ""; };
+        // ui-text sends HTML, as FlowFuse renders it: the format is the flow author's, and the
+        // values in it come escaped from {{ }} on the server.
+        const show = () => { value.innerHTML = item.state && item.state.text != null ? String(item.state.text) : ""; };
         show();
         return { update: show };
     }

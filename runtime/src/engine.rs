@@ -243,9 +243,19 @@ impl Runtime {
         let mut report = DeployReport::default();
         let raw = raw::read_nodes(flows, &mut report);
         let graph = graph::build(&raw, &self.inner.registry, &mut report);
+        // Nodes built only to be checked are never started or closed: what they announce
+        // at build (dashboard items) goes to a hub and bus of their own, not the live ones.
+        let shared = &self.inner.shared;
+        let sandbox = Shared {
+            events: Arc::new(EventBus::new()),
+            settings: Arc::clone(&shared.settings),
+            runtime_id: shared.runtime_id,
+            db: shared.db.clone(),
+            ui: Arc::new(crate::ui::UiHub::new()),
+        };
         let mut config_nodes: HashMap<String, Arc<dyn ConfigNode>> = HashMap::new();
         for plan in &graph.nodes {
-            match self.build_node(plan, &config_nodes) {
+            match self.build_node(plan, &config_nodes, &sandbox) {
                 Ok(Built::Config(node)) => {
                     config_nodes.insert(plan.id.clone(), node);
                 }
@@ -422,7 +432,7 @@ impl Runtime {
             // A badge left by an earlier instance (or an earlier failed build) is stale.
             let status_topic = format!("status/{}", plan.id);
             self.inner.shared.events.clear(status_topic.clone());
-            match self.build_node(plan, &config_nodes) {
+            match self.build_node(plan, &config_nodes, &self.inner.shared) {
                 Ok(Built::Config(node)) => {
                     let origins = plan.origins.clone();
                     state
@@ -521,6 +531,7 @@ impl Runtime {
         &self,
         plan: &PlannedNode,
         config_nodes: &HashMap<String, Arc<dyn ConfigNode>>,
+        shared: &Shared,
     ) -> Result<Built, ConfigError> {
         let def = match &plan.plan {
             Plan::Registered(def) => def,
@@ -532,7 +543,7 @@ impl Runtime {
             ident: &ident,
             config: &config,
             env: &env,
-            shared: &self.inner.shared,
+            shared,
             config_nodes,
         };
         match def.build {
