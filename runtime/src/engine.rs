@@ -174,12 +174,19 @@ impl Runtime {
         let context = ContextManager::from_settings(&settings.context_storage, db.as_ref()).await?;
         context.seed_global(&settings.function_global_context);
         let credentials = CredentialStore::open(&settings);
+        let history = db.as_ref().map(|db| {
+            crate::history::HistoryStore::open(
+                db.clone(),
+                crate::history::Retention::from_settings(&settings),
+            )
+        });
         let shared = Arc::new(Shared {
             events: Arc::new(EventBus::new()),
             settings: Arc::new(settings),
             runtime_id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             db: db.clone(),
             ui: Arc::new(crate::ui::UiHub::new()),
+            history,
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -220,6 +227,11 @@ impl Runtime {
     /// The dashboard hub the `/dashboard` page reads.
     pub fn ui(&self) -> &Arc<crate::ui::UiHub> {
         &self.inner.shared.ui
+    }
+
+    /// Time series in `ferrite.db`, when there is a user directory.
+    pub fn history(&self) -> Option<&Arc<crate::history::HistoryStore>> {
+        self.inner.shared.history.as_ref()
     }
 
     /// Node credentials, merged into each node's `credentials` config key at deploy.
@@ -647,6 +659,9 @@ impl Runtime {
         state.started = false;
         drop(state);
         self.inner.context.close().await;
+        if let Some(history) = self.history() {
+            history.close().await;
+        }
         if let Some(db) = &self.inner.db {
             db.close().await;
         }
