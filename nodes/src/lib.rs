@@ -3,12 +3,14 @@
 
 mod base64;
 pub mod common;
+pub mod dashboard;
 pub mod function;
 mod hex;
 pub mod industrial;
 pub mod network;
 pub mod parsers;
 pub mod sequence;
+pub mod storage;
 
 use ferrite_runtime::NodeDef;
 
@@ -52,4 +54,6 @@ pub static ALL: &[NodeDef] = &[
     sequence::join::DEF,
     sequence::sort::DEF,
     sequence::batch::DEF,
+    storage::history::DEF,
+    dashboard::ui_chart::DEF,
 ];

@@ -196,6 +196,7 @@ enum Cmd {
     Flush(oneshot::Sender<Result<(), HistoryError>>),
     Prune(oneshot::Sender<Result<u64, HistoryError>>),
     Close(oneshot::Sender<()>),
+    Delete(String, oneshot::Sender<Result<u64, HistoryError>>),
 }
 
 /// The history of one runtime, on its `ferrite.db`.
@@ -291,6 +292,17 @@ impl HistoryStore {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Cmd::Prune(done))
+            .await
+            .map_err(|_| HistoryError::Closed)?;
+        wait.await.map_err(|_| HistoryError::Closed)?
+    }
+
+    /// Removes every point of a series (after committing what is queued, so points
+    /// recorded before this call go too and later ones stay); returns how many.
+    pub async fn delete_series(&self, series: &str) -> Result<u64, HistoryError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Cmd::Delete(series.to_owned(), done))
             .await
             .map_err(|_| HistoryError::Closed)?;
         wait.await.map_err(|_| HistoryError::Closed)?
@@ -540,6 +552,10 @@ impl Writer {
                         self.flush_logged().await;
                         let _ = done.send(self.prune().await);
                     }
+                    Some(Cmd::Delete(series, done)) => {
+                        self.flush_logged().await;
+                        let _ = done.send(self.delete(&series).await);
+                    }
                     Some(Cmd::Close(done)) => {
                         self.flush_logged().await;
                         let _ = done.send(());
@@ -672,6 +688,31 @@ impl Writer {
             .fetch_one(self.db.pool())
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    async fn delete(&mut self, series: &str) -> Result<u64, HistoryError> {
+        // The series row stays: the id cache keeps pointing at it.
+        let pool = self.db.pool();
+        let Some(row) = sqlx::query("SELECT id FROM history_series WHERE name = ?")
+            .bind(series)
+            .fetch_optional(pool)
+            .await?
+        else {
+            return Ok(0);
+        };
+        let sid: i64 = row.try_get(0)?;
+        let mut tx = pool.begin().await?;
+        let removed = sqlx::query("DELETE FROM history_points WHERE series_id = ?")
+            .bind(sid)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM history_rollup WHERE series_id = ?")
+            .bind(sid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Removes points past the retention limits; returns how many.

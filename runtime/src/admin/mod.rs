@@ -10,6 +10,7 @@ mod auth;
 mod comms;
 mod context;
 mod flows;
+mod history;
 mod https;
 mod library;
 mod node_routes;
@@ -96,6 +97,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(nodes::routes())
         .merge(flows::routes())
         .merge(context::routes())
+        .merge(history::routes())
         .merge(library::routes())
         .merge(node_routes::routes())
         .merge(comms::routes())
