@@ -848,3 +848,269 @@ fn csv_field(s: &str) -> String {
         s.to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open(dir: &tempfile::TempDir, retention: Retention) -> (Db, Arc<HistoryStore>) {
+        let db = Db::open(&dir.path().join("ferrite.db"))
+            .await
+            .expect("db opens");
+        let store = HistoryStore::open(db.clone(), retention);
+        (db, store)
+    }
+
+    fn query(series: &str, from_ms: i64, to_ms: i64, points: Option<usize>) -> HistoryQuery {
+        HistoryQuery {
+            series: series.to_owned(),
+            from_ms,
+            to_ms,
+            points,
+            agg: Agg::Avg,
+        }
+    }
+
+    fn number(v: f64) -> Option<HistoryValue> {
+        Some(HistoryValue::Number(v))
+    }
+
+    fn bucket(ts_ms: i64, min: f64, max: f64, avg: f64, last: f64, count: u64) -> HistoryPoint {
+        HistoryPoint {
+            ts_ms,
+            min: Some(min),
+            max: Some(max),
+            avg: Some(avg),
+            last: number(last),
+            count,
+        }
+    }
+
+    /// Recorded numbers, booleans and text come back as raw points in time order.
+    #[tokio::test]
+    async fn round_trip_keeps_values_and_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        store.record("s", 20, HistoryValue::Number(2.5));
+        store.record("s", 10, HistoryValue::from(true));
+        store.record("s", 30, HistoryValue::from("on"));
+        store.record("other", 15, HistoryValue::Number(9.0));
+        store.flush().await.expect("flush");
+        let points = store.query(&query("s", 0, 100, None)).await.expect("query");
+        let values: Vec<_> = points.iter().map(|p| (p.ts_ms, p.last.clone())).collect();
+        assert_eq!(
+            values,
+            vec![
+                (10, number(1.0)),
+                (20, number(2.5)),
+                (30, Some(HistoryValue::Text("on".into())))
+            ]
+        );
+        assert_eq!(points[2].avg, None, "text has no average");
+        assert_eq!(
+            store.series_list().await.expect("list"),
+            vec!["other".to_owned(), "s".to_owned()]
+        );
+    }
+
+    /// Buckets over raw points give min, max, avg, last and count of each bucket.
+    #[tokio::test]
+    async fn raw_buckets_aggregate_each_bucket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        for (ts, v) in [(0, 3.0), (1, 1.0), (2, 4.0), (3, 1.0), (4, 5.0), (5, 9.0), (6, 2.0), (7, 6.0), (8, 5.0), (9, 3.0)] {
+            store.record("s", ts, HistoryValue::Number(v));
+        }
+        store.flush().await.expect("flush");
+        let points = store.query(&query("s", 0, 9, Some(2))).await.expect("query");
+        assert_eq!(
+            points,
+            vec![bucket(0, 1.0, 5.0, 2.8, 5.0, 5), bucket(5, 2.0, 9.0, 5.0, 3.0, 5)]
+        );
+    }
+
+    /// Wide ranges are answered from the rollups, with the same aggregates, also when one
+    /// rollup row was written by several batches.
+    #[tokio::test]
+    async fn rollup_buckets_match_the_points() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        // One point a minute for two hours, value = minute; written in two batches that
+        // share the first hour's rollup rows.
+        for k in 0..120_i64 {
+            store.record("s", k * 60_000, HistoryValue::Number(k as f64));
+            if k == 30 {
+                store.flush().await.expect("flush");
+            }
+        }
+        store.flush().await.expect("flush");
+        let hourly = store
+            .query(&query("s", 0, 7_199_999, Some(2)))
+            .await
+            .expect("query");
+        assert_eq!(
+            hourly,
+            vec![
+                bucket(0, 0.0, 59.0, 29.5, 59.0, 60),
+                bucket(3_600_000, 60.0, 119.0, 89.5, 119.0, 60)
+            ]
+        );
+        let ten_minutes = store
+            .query(&query("s", 0, 7_199_999, Some(12)))
+            .await
+            .expect("query");
+        assert_eq!(ten_minutes.len(), 12);
+        assert_eq!(ten_minutes[0], bucket(0, 0.0, 9.0, 4.5, 9.0, 10));
+        assert_eq!(ten_minutes[11], bucket(6_600_000, 110.0, 119.0, 114.5, 119.0, 10));
+    }
+
+    /// A query asking for more buckets than there are points answers the raw points.
+    #[tokio::test]
+    async fn few_points_come_back_raw() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        store.record("s", 100, HistoryValue::Number(1.0));
+        store.record("s", 200_000, HistoryValue::Number(2.0));
+        store.flush().await.expect("flush");
+        let points = store
+            .query(&query("s", 0, 1_000_000, Some(1000)))
+            .await
+            .expect("query");
+        assert_eq!(
+            points,
+            vec![bucket(100, 1.0, 1.0, 1.0, 1.0, 1), bucket(200_000, 2.0, 2.0, 2.0, 2.0, 1)]
+        );
+    }
+
+    /// `to` before `from` is an error, an unknown series an empty answer.
+    #[tokio::test]
+    async fn bad_range_is_an_error_and_unknown_series_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        assert!(matches!(
+            store.query(&query("s", 10, 5, None)).await,
+            Err(HistoryError::BadRange { from: 10, to: 5 })
+        ));
+        assert_eq!(store.query(&query("nope", 0, 5, Some(10))).await.expect("query"), vec![]);
+    }
+
+    /// Retention by count keeps the newest points of each series.
+    #[tokio::test]
+    async fn retention_by_count_keeps_the_newest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let retention = Retention { max_age_ms: None, max_points: Some(3) };
+        let (_db, store) = open(&dir, retention).await;
+        for ts in 0..10 {
+            store.record("a", ts, HistoryValue::Number(ts as f64));
+        }
+        store.record("b", 5, HistoryValue::Number(1.0));
+        assert_eq!(store.prune().await.expect("prune"), 7);
+        let kept: Vec<i64> = store
+            .query(&query("a", 0, 100, None))
+            .await
+            .expect("query")
+            .iter()
+            .map(|p| p.ts_ms)
+            .collect();
+        assert_eq!(kept, vec![7, 8, 9]);
+        assert_eq!(store.query(&query("b", 0, 100, None)).await.expect("query").len(), 1);
+    }
+
+    /// Retention by age removes points (and their rollups) older than the limit.
+    #[tokio::test]
+    async fn retention_by_age_removes_old_points() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let retention = Retention { max_age_ms: Some(86_400_000), max_points: None };
+        let (_db, store) = open(&dir, retention).await;
+        let now = chrono::Utc::now().timestamp_millis();
+        store.record("a", now - 3 * 86_400_000, HistoryValue::Number(1.0));
+        store.record("a", now, HistoryValue::Number(2.0));
+        assert_eq!(store.prune().await.expect("prune"), 1);
+        let points = store
+            .query(&query("a", 0, now + 1, Some(10)))
+            .await
+            .expect("query");
+        assert_eq!(points.iter().map(|p| p.ts_ms).collect::<Vec<_>>(), vec![now]);
+        // The hourly rollup of the old point went too.
+        let wide = store
+            .query(&query("a", now - 5 * 86_400_000, now + 1, Some(2)))
+            .await
+            .expect("query");
+        assert_eq!(wide.iter().map(|p| p.count).sum::<u64>(), 1);
+    }
+
+    /// Points survive closing and reopening the database file.
+    #[tokio::test]
+    async fn restart_keeps_points() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let (db, store) = open(&dir, Retention::default()).await;
+            store.record("s", 1, HistoryValue::Number(4.0));
+            store.record("s", 1, HistoryValue::Number(5.0));
+            // Closing commits what is queued.
+            store.close().await;
+            db.close().await;
+        }
+        let (_db, store) = open(&dir, Retention::default()).await;
+        // Same timestamp after the restart: kept apart from the earlier points.
+        store.record("s", 1, HistoryValue::Number(6.0));
+        store.flush().await.expect("flush");
+        let values: Vec<_> = store
+            .query(&query("s", 0, 10, None))
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|p| p.last)
+            .collect();
+        assert_eq!(values, vec![number(4.0), number(5.0), number(6.0)]);
+    }
+
+    /// After the writer stopped, `record` counts what it could not queue.
+    #[tokio::test]
+    async fn record_after_close_counts_dropped_points() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        store.close().await;
+        store.record("s", 1, HistoryValue::Number(1.0));
+        assert_eq!(store.dropped(), 1);
+        assert!(matches!(
+            store.record_wait("s", 1, HistoryValue::Number(1.0)).await,
+            Err(HistoryError::Closed)
+        ));
+    }
+
+    /// Deleting a series removes its points; later points are kept.
+    #[tokio::test]
+    async fn delete_series_removes_earlier_points() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        store.record("s", 1, HistoryValue::Number(1.0));
+        assert_eq!(store.delete_series("s").await.expect("delete"), 1);
+        store.record("s", 2, HistoryValue::Number(2.0));
+        store.flush().await.expect("flush");
+        let points = store.query(&query("s", 0, 10, Some(10))).await.expect("query");
+        assert_eq!(points, vec![bucket(2, 2.0, 2.0, 2.0, 2.0, 1)]);
+    }
+
+    /// CSV has a header line and one row per bucket, text quoted when needed.
+    #[test]
+    fn csv_has_header_and_rows() {
+        let csv = to_csv(&[
+            bucket(0, 1.0, 2.0, 1.5, 2.0, 2),
+            HistoryPoint {
+                ts_ms: 1000,
+                min: None,
+                max: None,
+                avg: None,
+                last: Some(HistoryValue::Text("a,\"b\"".into())),
+                count: 1,
+            },
+        ]);
+        assert_eq!(
+            csv,
+            "ts,time,min,max,avg,last,count\n\
+             0,1970-01-01T00:00:00.000Z,1,2,1.5,2,2\n\
+             1000,1970-01-01T00:00:01.000Z,,,,\"a,\"\"b\"\"\",1\n"
+        );
+    }
+}
