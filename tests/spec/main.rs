@@ -42,6 +42,12 @@ mod nodes {
         mod csv_spec;
         mod json_spec;
     }
+    mod storage {
+        mod history_spec;
+    }
+    mod dashboard {
+        mod ui_chart_spec;
+    }
     mod sequence {
         mod batch_spec;
         mod sort_spec;
