@@ -7,6 +7,7 @@ mod comms_spec;
 mod context_spec;
 mod credentials_spec;
 mod flows_spec;
+mod history_spec;
 mod https_spec;
 mod library_spec;
 mod node_routes_spec;
