@@ -9,9 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ferrite_runtime::history::{
-    Agg, HistoryQuery, HistoryStore, HistoryValue, Retention, to_csv,
-};
+use ferrite_runtime::history::{Agg, HistoryQuery, HistoryStore, HistoryValue, Retention, to_csv};
 use ferrite_runtime::store::Db;
 
 const SERIES: i64 = 4;

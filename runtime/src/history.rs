@@ -137,19 +137,16 @@ impl HistoryPoint {
             Agg::Avg => self.avg,
             Agg::Last => None,
         };
-        number.map(HistoryValue::Number).or_else(|| self.last.clone())
+        number
+            .map(HistoryValue::Number)
+            .or_else(|| self.last.clone())
     }
 }
 
 impl Serialize for HistoryPoint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         (
-            self.ts_ms,
-            self.min,
-            self.max,
-            self.avg,
-            &self.last,
-            self.count,
+            self.ts_ms, self.min, self.max, self.avg, &self.last, self.count,
         )
             .serialize(s)
     }
@@ -167,7 +164,7 @@ impl Retention {
     pub fn from_settings(settings: &crate::settings::Settings) -> Self {
         let days = settings.history_max_age_days;
         Self {
-            max_age_ms: (days > 0.0).then(|| (days * 86_400_000.0) as i64),
+            max_age_ms: (days > 0.0).then_some((days * 86_400_000.0) as i64),
             max_points: (settings.history_max_points > 0).then_some(settings.history_max_points),
         }
     }
@@ -249,7 +246,11 @@ impl HistoryStore {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             // Once per 10,000 so a flood does not become a log flood.
             if dropped % 10_000 == 1 {
-                tracing::warn!(series, dropped, "History queue full or closed; points dropped.");
+                tracing::warn!(
+                    series,
+                    dropped,
+                    "History queue full or closed; points dropped."
+                );
             }
         }
     }
@@ -735,12 +736,13 @@ impl Writer {
         for sid in series {
             if let Some(age) = max_age_ms {
                 let cutoff = chrono::Utc::now().timestamp_millis() - age;
-                removed += sqlx::query("DELETE FROM history_points WHERE series_id = ? AND ts_ms < ?")
-                    .bind(sid)
-                    .bind(cutoff)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
+                removed +=
+                    sqlx::query("DELETE FROM history_points WHERE series_id = ? AND ts_ms < ?")
+                        .bind(sid)
+                        .bind(cutoff)
+                        .execute(pool)
+                        .await?
+                        .rows_affected();
                 drop_rollups_before(pool, sid, cutoff).await?;
             }
             if let Some(max) = max_points {
@@ -918,14 +920,31 @@ mod tests {
     async fn raw_buckets_aggregate_each_bucket() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_db, store) = open(&dir, Retention::default()).await;
-        for (ts, v) in [(0, 3.0), (1, 1.0), (2, 4.0), (3, 1.0), (4, 5.0), (5, 9.0), (6, 2.0), (7, 6.0), (8, 5.0), (9, 3.0)] {
+        for (ts, v) in [
+            (0, 3.0),
+            (1, 1.0),
+            (2, 4.0),
+            (3, 1.0),
+            (4, 5.0),
+            (5, 9.0),
+            (6, 2.0),
+            (7, 6.0),
+            (8, 5.0),
+            (9, 3.0),
+        ] {
             store.record("s", ts, HistoryValue::Number(v));
         }
         store.flush().await.expect("flush");
-        let points = store.query(&query("s", 0, 9, Some(2))).await.expect("query");
+        let points = store
+            .query(&query("s", 0, 9, Some(2)))
+            .await
+            .expect("query");
         assert_eq!(
             points,
-            vec![bucket(0, 1.0, 5.0, 2.8, 5.0, 5), bucket(5, 2.0, 9.0, 5.0, 3.0, 5)]
+            vec![
+                bucket(0, 1.0, 5.0, 2.8, 5.0, 5),
+                bucket(5, 2.0, 9.0, 5.0, 3.0, 5)
+            ]
         );
     }
 
@@ -961,7 +980,10 @@ mod tests {
             .expect("query");
         assert_eq!(ten_minutes.len(), 12);
         assert_eq!(ten_minutes[0], bucket(0, 0.0, 9.0, 4.5, 9.0, 10));
-        assert_eq!(ten_minutes[11], bucket(6_600_000, 110.0, 119.0, 114.5, 119.0, 10));
+        assert_eq!(
+            ten_minutes[11],
+            bucket(6_600_000, 110.0, 119.0, 114.5, 119.0, 10)
+        );
     }
 
     /// A query asking for more buckets than there are points answers the raw points.
@@ -978,7 +1000,10 @@ mod tests {
             .expect("query");
         assert_eq!(
             points,
-            vec![bucket(100, 1.0, 1.0, 1.0, 1.0, 1), bucket(200_000, 2.0, 2.0, 2.0, 2.0, 1)]
+            vec![
+                bucket(100, 1.0, 1.0, 1.0, 1.0, 1),
+                bucket(200_000, 2.0, 2.0, 2.0, 2.0, 1)
+            ]
         );
     }
 
@@ -991,14 +1016,23 @@ mod tests {
             store.query(&query("s", 10, 5, None)).await,
             Err(HistoryError::BadRange { from: 10, to: 5 })
         ));
-        assert_eq!(store.query(&query("nope", 0, 5, Some(10))).await.expect("query"), vec![]);
+        assert_eq!(
+            store
+                .query(&query("nope", 0, 5, Some(10)))
+                .await
+                .expect("query"),
+            vec![]
+        );
     }
 
     /// Retention by count keeps the newest points of each series.
     #[tokio::test]
     async fn retention_by_count_keeps_the_newest() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let retention = Retention { max_age_ms: None, max_points: Some(3) };
+        let retention = Retention {
+            max_age_ms: None,
+            max_points: Some(3),
+        };
         let (_db, store) = open(&dir, retention).await;
         for ts in 0..10 {
             store.record("a", ts, HistoryValue::Number(ts as f64));
@@ -1013,14 +1047,24 @@ mod tests {
             .map(|p| p.ts_ms)
             .collect();
         assert_eq!(kept, vec![7, 8, 9]);
-        assert_eq!(store.query(&query("b", 0, 100, None)).await.expect("query").len(), 1);
+        assert_eq!(
+            store
+                .query(&query("b", 0, 100, None))
+                .await
+                .expect("query")
+                .len(),
+            1
+        );
     }
 
     /// Retention by age removes points (and their rollups) older than the limit.
     #[tokio::test]
     async fn retention_by_age_removes_old_points() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let retention = Retention { max_age_ms: Some(86_400_000), max_points: None };
+        let retention = Retention {
+            max_age_ms: Some(86_400_000),
+            max_points: None,
+        };
         let (_db, store) = open(&dir, retention).await;
         let now = chrono::Utc::now().timestamp_millis();
         store.record("a", now - 3 * 86_400_000, HistoryValue::Number(1.0));
@@ -1030,7 +1074,10 @@ mod tests {
             .query(&query("a", 0, now + 1, Some(10)))
             .await
             .expect("query");
-        assert_eq!(points.iter().map(|p| p.ts_ms).collect::<Vec<_>>(), vec![now]);
+        assert_eq!(
+            points.iter().map(|p| p.ts_ms).collect::<Vec<_>>(),
+            vec![now]
+        );
         // The hourly rollup of the old point went too.
         let wide = store
             .query(&query("a", now - 5 * 86_400_000, now + 1, Some(2)))
@@ -1088,7 +1135,10 @@ mod tests {
         assert_eq!(store.delete_series("s").await.expect("delete"), 1);
         store.record("s", 2, HistoryValue::Number(2.0));
         store.flush().await.expect("flush");
-        let points = store.query(&query("s", 0, 10, Some(10))).await.expect("query");
+        let points = store
+            .query(&query("s", 0, 10, Some(10)))
+            .await
+            .expect("query");
         assert_eq!(points, vec![bucket(2, 2.0, 2.0, 2.0, 2.0, 1)]);
     }
 

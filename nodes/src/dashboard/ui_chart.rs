@@ -125,13 +125,23 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         "msg" => Category::Msg(
             PropPath::parse_msg(category_text).map_err(|e| ConfigError::field("category", e))?,
         ),
-        "str" => Category::Fixed(config.get("category").and_then(Json::as_str).unwrap_or_default().to_owned()),
+        "str" => Category::Fixed(
+            config
+                .get("category")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
         "property" => Category::Key(category_text.to_owned()),
         "json" => {
             let keys: Vec<String> = match config.get("category") {
-                Some(Json::Array(a)) => a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect(),
-                Some(Json::String(s)) => serde_json::from_str(s)
-                    .map_err(|e| ConfigError::field("category", format!("not a JSON list of keys: {e}")))?,
+                Some(Json::Array(a)) => a
+                    .iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect(),
+                Some(Json::String(s)) => serde_json::from_str(s).map_err(|e| {
+                    ConfigError::field("category", format!("not a JSON list of keys: {e}"))
+                })?,
                 _ => Vec::new(),
             };
             Category::Keys(keys)
@@ -143,7 +153,11 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
             ));
         }
     };
-    let x = match config.get("xAxisProperty").and_then(Json::as_str).filter(|s| !s.is_empty()) {
+    let x = match config
+        .get("xAxisProperty")
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+    {
         None => XSource::Default,
         Some(key) => match text(config, "xAxisPropertyType", "msg") {
             "property" => XSource::Key(key.to_owned()),
@@ -160,8 +174,13 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let remove_older = number(config, "removeOlder").unwrap_or(1.0);
     let unit = number(config, "removeOlderUnit").unwrap_or(3600.0);
     let time_axis = x_axis_type == "time";
-    let remove_older_ms = if time_axis { (remove_older * unit * 1000.0).max(0.0) as i64 } else { 0 };
-    let remove_older_points = number(config, "removeOlderPoints").map_or(0, |n| n.max(0.0) as usize);
+    let remove_older_ms = if time_axis {
+        (remove_older * unit * 1000.0).max(0.0) as i64
+    } else {
+        0
+    };
+    let remove_older_points =
+        number(config, "removeOlderPoints").map_or(0, |n| n.max(0.0) as usize);
     let colors = match config.get("colors") {
         Some(Json::Array(c)) if !c.is_empty() => Json::Array(c.clone()),
         _ => json!(COLORS),
@@ -170,7 +189,11 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let item = UiItem {
         id: id.clone(),
         kind: DEF.type_name.to_owned(),
-        parent: config.get("group").and_then(Json::as_str).filter(|s| !s.is_empty()).map(str::to_owned),
+        parent: config
+            .get("group")
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
         order: number(config, "order").unwrap_or(0.0),
         config: json!({
             "label": text(config, "label", "chart"),
@@ -307,7 +330,11 @@ impl UiChart {
                         None => field(item, "y"),
                     };
                     if let Some(y) = y.and_then(finite) {
-                        out.push((self.category_of(msg, Some(item)), self.x_of(msg, Some(item)), y));
+                        out.push((
+                            self.category_of(msg, Some(item)),
+                            self.x_of(msg, Some(item)),
+                            y,
+                        ));
                     }
                 }
                 Value::Array(pair) if pair.len() == 2 => {
@@ -357,7 +384,9 @@ impl UiChart {
 
     /// Forgets this chart's recorded history (a clear or a replace).
     async fn forget_history(&self, names: impl Iterator<Item = &String>) -> Result<(), String> {
-        let Some(store) = &self.store else { return Ok(()) };
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
         let prefix = self.history_prefix();
         let mut recorded: Vec<String> = names.map(|n| format!("{prefix}{n}")).collect();
         // Series recorded before a restart that the window no longer holds go too.
@@ -366,21 +395,32 @@ impl UiChart {
         recorded.sort();
         recorded.dedup();
         for series in recorded {
-            store.delete_series(&series).await.map_err(|e| e.to_string())?;
+            store
+                .delete_series(&series)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
 
     /// Fills the window from the store (a restart).
     async fn load_history(&mut self) -> Result<(), String> {
-        let Some(store) = self.store.clone() else { return Ok(()) };
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
         if !self.time_axis {
             return Ok(());
         }
         let prefix = self.history_prefix();
-        let from_ms = if self.remove_older_ms > 0 { now_ms() - self.remove_older_ms } else { i64::MIN };
+        let from_ms = if self.remove_older_ms > 0 {
+            now_ms() - self.remove_older_ms
+        } else {
+            i64::MIN
+        };
         for name in store.series_list().await.map_err(|e| e.to_string())? {
-            let Some(series) = name.strip_prefix(&prefix) else { continue };
+            let Some(series) = name.strip_prefix(&prefix) else {
+                continue;
+            };
             let query = HistoryQuery {
                 series: name.clone(),
                 from_ms,
@@ -417,7 +457,11 @@ impl Node for UiChart {
         if clear {
             let forgotten = self.forget_history(self.series.keys()).await;
             self.series.clear();
-            cx.ui().send(&self.id, json!({"action": "clear", "points": []}), Some(self.state()));
+            cx.ui().send(
+                &self.id,
+                json!({"action": "clear", "points": []}),
+                Some(self.state()),
+            );
             cx.send(msg.clone()).await;
             return forgotten.map_err(|e| NodeError::new(e).for_msg(msg));
         }
@@ -440,10 +484,16 @@ impl Node for UiChart {
             self.series.clear();
         }
         for (series, x, y) in &points {
-            self.series.entry(series.clone()).or_default().push((x.clone(), *y));
+            self.series
+                .entry(series.clone())
+                .or_default()
+                .push((x.clone(), *y));
             if let (true, Some(store), Some(ts)) = (self.time_axis, &self.store, x.as_f64()) {
                 let name = format!("{}{series}", self.history_prefix());
-                if let Err(e) = store.record_wait(&name, ts as i64, HistoryValue::Number(*y)).await {
+                if let Err(e) = store
+                    .record_wait(&name, ts as i64, HistoryValue::Number(*y))
+                    .await
+                {
                     failed = Some(e.to_string());
                 }
             }
@@ -454,10 +504,16 @@ impl Node for UiChart {
             .map(|(series, x, y)| json!({"series": series, "x": x, "y": y}))
             .collect();
         let action = if replace { "replace" } else { "append" };
-        cx.ui().send(&self.id, json!({"action": action, "points": live}), Some(self.state()));
+        cx.ui().send(
+            &self.id,
+            json!({"action": action, "points": live}),
+            Some(self.state()),
+        );
         cx.send(msg.clone()).await;
         match failed {
-            Some(e) => Err(NodeError::new(format!("could not record the chart's history: {e}")).for_msg(msg)),
+            Some(e) => Err(
+                NodeError::new(format!("could not record the chart's history: {e}")).for_msg(msg),
+            ),
             None => Ok(()),
         }
     }

@@ -58,7 +58,12 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let series = match cx.raw().get("series") {
         None | Some(Json::Null) => None,
         Some(Json::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Some(other) => return Err(ConfigError::field("series", format!("must be text, not {other}"))),
+        Some(other) => {
+            return Err(ConfigError::field(
+                "series",
+                format!("must be text, not {other}"),
+            ));
+        }
     };
     Ok(Box::new(History {
         store,
@@ -110,9 +115,7 @@ impl History {
                 Some(Value::String(t)) if !t.is_empty() => t.clone(),
                 Some(Value::Int(i)) => i.to_string(),
                 _ => {
-                    return Err(
-                        "no series: set the node's series or send a msg.topic".to_owned()
-                    );
+                    return Err("no series: set the node's series or send a msg.topic".to_owned());
                 }
             },
         };

@@ -109,7 +109,9 @@ fn query_of(params: &HashMap<String, String>) -> Result<HistoryQuery, ApiError> 
     };
     let agg = match params.get("agg") {
         None => Agg::default(),
-        Some(a) => a.parse().map_err(|e: HistoryError| invalid(e.to_string()))?,
+        Some(a) => a
+            .parse()
+            .map_err(|e: HistoryError| invalid(e.to_string()))?,
     };
     Ok(HistoryQuery {
         series: series.clone(),
@@ -137,7 +139,13 @@ async fn read(
         let name: String = query
             .series
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         return Ok((
             [

@@ -47,7 +47,10 @@ async fn raw_points_and_iso_times() {
         .get("api/history?series=state&from=1970-01-01T00:00:00Z&to=1970-01-01T00:00:01.000Z")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json()["points"], json!([[3, null, null, null, "idle, ok", 1]]));
+    assert_eq!(
+        reply.json()["points"],
+        json!([[3, null, null, null, "idle, ok", 1]])
+    );
     assert_eq!(reply.json()["to"], 1000);
 }
 
@@ -70,7 +73,10 @@ async fn csv_export() {
         .get("api/history?series=tank&from=0&to=9&points=2&format=csv")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/csv; charset=utf-8")
+    );
     assert_eq!(
         reply.header("content-disposition"),
         Some("attachment; filename=\"tank.csv\"")
@@ -98,11 +104,20 @@ async fn bad_parameters_say_what_to_fix() {
     let server = server_with_points(json!({})).await;
     let cases = [
         ("api/history", "series is required"),
-        ("api/history?series=tank&from=yesterday", "from 'yesterday' is not a time"),
+        (
+            "api/history?series=tank&from=yesterday",
+            "from 'yesterday' is not a time",
+        ),
         ("api/history?series=tank&from=10&to=5", "before from"),
         ("api/history?series=tank&points=0", "points '0' must be"),
-        ("api/history?series=tank&points=many", "points 'many' must be"),
-        ("api/history?series=tank&agg=median", "unknown aggregate 'median'"),
+        (
+            "api/history?series=tank&points=many",
+            "points 'many' must be",
+        ),
+        (
+            "api/history?series=tank&agg=median",
+            "unknown aggregate 'median'",
+        ),
         ("api/history?series=tank&format=xml", "format 'xml'"),
     ];
     for (path, expected) in cases {

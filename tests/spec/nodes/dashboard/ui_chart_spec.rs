@@ -19,7 +19,8 @@ fn now_ms() -> i64 {
 }
 
 async fn load(dir: &tempfile::TempDir, chart: Json) -> TestFlow {
-    let mut node = json!({"id": "chart", "type": "ui-chart", "group": "g1", "order": 2, "wires": [["out"]]});
+    let mut node =
+        json!({"id": "chart", "type": "ui-chart", "group": "g1", "order": 2, "wires": [["out"]]});
     if let (Json::Object(node), Json::Object(extra)) = (&mut node, chart) {
         node.extend(extra);
     }
@@ -101,10 +102,28 @@ async fn numbers_append_points_per_topic() {
     let mut flow = load(&dir, json!({})).await;
     let mut hub = flow.runtime().ui().subscribe();
     let t = now_ms();
-    let live = send(&mut flow, &mut hub, json!({"payload": 1.5, "topic": "a", "timestamp": t})).await;
-    assert_eq!(live, json!({"action": "append", "points": [{"series": "a", "x": t, "y": 1.5}]}));
-    send(&mut flow, &mut hub, json!({"payload": 2, "topic": "b", "timestamp": t + 1})).await;
-    send(&mut flow, &mut hub, json!({"payload": 3, "topic": "a", "timestamp": t + 2})).await;
+    let live = send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 1.5, "topic": "a", "timestamp": t}),
+    )
+    .await;
+    assert_eq!(
+        live,
+        json!({"action": "append", "points": [{"series": "a", "x": t, "y": 1.5}]})
+    );
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 2, "topic": "b", "timestamp": t + 1}),
+    )
+    .await;
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 3, "topic": "a", "timestamp": t + 2}),
+    )
+    .await;
     assert_eq!(
         item(&flow).await.state,
         json!({"series": {"a": [[t, 1.5], [t + 2, 3.0]], "b": [[t + 1, 2.0]]}})
@@ -126,7 +145,10 @@ async fn array_payloads_add_every_point() {
     )
     .await;
     assert_eq!(live["points"].as_array().map(Vec::len), Some(2));
-    assert_eq!(item(&flow).await.state, json!({"series": {"s": [[t, 1.0], [t + 1, 2.0]]}}));
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"s": [[t, 1.0], [t + 1, 2.0]]}})
+    );
     flow.unload().await;
 }
 
@@ -137,7 +159,12 @@ async fn action_replace_replaces_the_data() {
     let mut flow = load(&dir, json!({})).await;
     let mut hub = flow.runtime().ui().subscribe();
     let t = now_ms();
-    send(&mut flow, &mut hub, json!({"payload": 1, "topic": "a", "timestamp": t})).await;
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 1, "topic": "a", "timestamp": t}),
+    )
+    .await;
     let live = send(
         &mut flow,
         &mut hub,
@@ -145,7 +172,10 @@ async fn action_replace_replaces_the_data() {
     )
     .await;
     assert_eq!(live["action"], "replace");
-    assert_eq!(item(&flow).await.state, json!({"series": {"b": [[t + 5, 9.0]]}}));
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"b": [[t + 5, 9.0]]}})
+    );
     flow.unload().await;
 }
 
@@ -170,9 +200,19 @@ async fn remove_older_points_keeps_the_newest_per_series() {
     let mut hub = flow.runtime().ui().subscribe();
     let t = now_ms();
     for k in 0..4 {
-        send(&mut flow, &mut hub, json!({"payload": k, "topic": "a", "timestamp": t + k})).await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": k, "topic": "a", "timestamp": t + k}),
+        )
+        .await;
     }
-    send(&mut flow, &mut hub, json!({"payload": 7, "topic": "b", "timestamp": t})).await;
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 7, "topic": "b", "timestamp": t}),
+    )
+    .await;
     assert_eq!(
         item(&flow).await.state,
         json!({"series": {"a": [[t + 2, 2.0], [t + 3, 3.0]], "b": [[t, 7.0]]}})
@@ -187,9 +227,22 @@ async fn remove_older_drops_points_outside_the_window() {
     let mut flow = load(&dir, json!({"removeOlder": 1, "removeOlderUnit": "60"})).await;
     let mut hub = flow.runtime().ui().subscribe();
     let t = now_ms();
-    send(&mut flow, &mut hub, json!({"payload": 1, "topic": "a", "timestamp": t - 120_000})).await;
-    send(&mut flow, &mut hub, json!({"payload": 2, "topic": "a", "timestamp": t})).await;
-    assert_eq!(item(&flow).await.state, json!({"series": {"a": [[t, 2.0]]}}));
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 1, "topic": "a", "timestamp": t - 120_000}),
+    )
+    .await;
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 2, "topic": "a", "timestamp": t}),
+    )
+    .await;
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t, 2.0]]}})
+    );
     flow.unload().await;
 }
 
@@ -214,15 +267,38 @@ async fn state_after_restart_is_back_filled_from_history() {
     {
         let mut flow = load(&dir, json!({})).await;
         let mut hub = flow.runtime().ui().subscribe();
-        send(&mut flow, &mut hub, json!({"payload": 1, "topic": "gone", "timestamp": t - 10})).await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 1, "topic": "gone", "timestamp": t - 10}),
+        )
+        .await;
         send(&mut flow, &mut hub, json!({"payload": []})).await;
-        send(&mut flow, &mut hub, json!({"payload": 4, "topic": "a", "timestamp": t})).await;
-        send(&mut flow, &mut hub, json!({"payload": 5.5, "topic": "a", "timestamp": t + 1})).await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 4, "topic": "a", "timestamp": t}),
+        )
+        .await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 5.5, "topic": "a", "timestamp": t + 1}),
+        )
+        .await;
         // Outside the default window of one hour: not loaded back.
-        send(&mut flow, &mut hub, json!({"payload": 9, "topic": "old", "timestamp": t - 7_200_000})).await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 9, "topic": "old", "timestamp": t - 7_200_000}),
+        )
+        .await;
         flow.unload().await;
     }
     let flow = load(&dir, json!({})).await;
-    assert_eq!(item(&flow).await.state, json!({"series": {"a": [[t, 4.0], [t + 1, 5.5]]}}));
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t, 4.0], [t + 1, 5.5]]}})
+    );
     flow.unload().await;
 }

@@ -58,9 +58,16 @@ async fn records_numbers_booleans_and_strings_and_passes_msgs_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut flow = load(&dir, flow_with("tank")).await;
     assert!(flow.report().is_clean(), "{}", flow.report());
-    for (ts, payload) in [(1000, json!(2.5)), (2000, json!(true)), (3000, json!("full"))] {
-        flow.receive("h", json!({"payload": payload, "timestamp": ts, "topic": "ignored"}))
-            .await;
+    for (ts, payload) in [
+        (1000, json!(2.5)),
+        (2000, json!(true)),
+        (3000, json!("full")),
+    ] {
+        flow.receive(
+            "h",
+            json!({"payload": payload, "timestamp": ts, "topic": "ignored"}),
+        )
+        .await;
         let msg = flow.next("out").await.as_value().to_json();
         assert_eq!(msg["payload"], payload);
         assert_eq!(msg["timestamp"], ts);
@@ -113,8 +120,14 @@ async fn objects_are_flattened_to_series_fields() {
         store.series_list().await.expect("series"),
         vec!["plc.level", "plc.pump.on", "plc.pump.rpm"]
     );
-    assert_eq!(points(&flow, "plc.pump.rpm").await, vec![(5, Some(HistoryValue::Number(900.0)))]);
-    assert_eq!(points(&flow, "plc.pump.on").await, vec![(5, Some(HistoryValue::Number(0.0)))]);
+    assert_eq!(
+        points(&flow, "plc.pump.rpm").await,
+        vec![(5, Some(HistoryValue::Number(900.0)))]
+    );
+    assert_eq!(
+        points(&flow, "plc.pump.on").await,
+        vec![(5, Some(HistoryValue::Number(0.0)))]
+    );
     flow.unload().await;
 }
 
@@ -126,13 +139,19 @@ async fn bad_messages_are_errors_for_catch() {
     let mut flow = load(&dir, flow_with("")).await;
     let cases = [
         (json!({"payload": 1}), "no series"),
-        (json!({"payload": 1, "topic": "t", "timestamp": "soon"}), "msg.timestamp must be"),
+        (
+            json!({"payload": 1, "topic": "t", "timestamp": "soon"}),
+            "msg.timestamp must be",
+        ),
         (json!({"payload": null, "topic": "t"}), "nothing to record"),
     ];
     for (msg, expected) in cases {
         flow.receive("h", msg).await;
         let caught = flow.next("caught").await.as_value().to_json();
-        let text = caught["error"]["message"].as_str().unwrap_or_default().to_owned();
+        let text = caught["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(text.contains(expected), "{text}");
     }
     flow.expect_nothing("out", std::time::Duration::from_millis(50))
