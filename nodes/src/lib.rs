@@ -10,6 +10,7 @@ pub mod industrial;
 pub mod network;
 pub mod parsers;
 pub mod sequence;
+pub mod storage;
 
 use ferrite_runtime::NodeDef;
 
@@ -64,4 +65,6 @@ pub static ALL: &[NodeDef] = &[
     dashboard::ui_slider::DEF,
     dashboard::ui_notification::DEF,
     dashboard::ui_table::DEF,
+    storage::history::DEF,
+    dashboard::ui_chart::DEF,
 ];

@@ -32,6 +32,8 @@ pub struct Shared {
     pub db: Option<Db>,
     /// What the `/dashboard` page shows.
     pub ui: Arc<crate::ui::UiHub>,
+    /// Time series in `ferrite.db`, when the runtime has a user directory.
+    pub history: Option<Arc<crate::history::HistoryStore>>,
 }
 
 /// Reading a node's config at deploy.
@@ -114,6 +116,11 @@ impl BuildCtx<'_> {
     /// The dashboard hub (`ui-*` nodes register their items there).
     pub fn ui(&self) -> &Arc<crate::ui::UiHub> {
         &self.shared.ui
+    }
+
+    /// The history store, when the runtime has a user directory.
+    pub fn history(&self) -> Option<&Arc<crate::history::HistoryStore>> {
+        self.shared.history.as_ref()
     }
 
     /// A unique number of the runtime building this node.
@@ -215,6 +222,11 @@ impl NodeCtx {
     /// The dashboard hub: `ui-*` nodes send to the page and hear its inputs through it.
     pub fn ui(&self) -> &Arc<crate::ui::UiHub> {
         &self.shared.ui
+    }
+
+    /// The history store, when the runtime has a user directory.
+    pub fn history(&self) -> Option<&Arc<crate::history::HistoryStore>> {
+        self.shared.history.as_ref()
     }
 
     pub fn env(&self) -> &Env {

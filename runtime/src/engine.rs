@@ -174,12 +174,19 @@ impl Runtime {
         let context = ContextManager::from_settings(&settings.context_storage, db.as_ref()).await?;
         context.seed_global(&settings.function_global_context);
         let credentials = CredentialStore::open(&settings);
+        let history = db.as_ref().map(|db| {
+            crate::history::HistoryStore::open(
+                db.clone(),
+                crate::history::Retention::from_settings(&settings),
+            )
+        });
         let shared = Arc::new(Shared {
             events: Arc::new(EventBus::new()),
             settings: Arc::new(settings),
             runtime_id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             db: db.clone(),
             ui: Arc::new(crate::ui::UiHub::new()),
+            history,
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -222,6 +229,11 @@ impl Runtime {
         &self.inner.shared.ui
     }
 
+    /// Time series in `ferrite.db`, when there is a user directory.
+    pub fn history(&self) -> Option<&Arc<crate::history::HistoryStore>> {
+        self.inner.shared.history.as_ref()
+    }
+
     /// Node credentials, merged into each node's `credentials` config key at deploy.
     pub fn credentials(&self) -> &CredentialStore {
         &self.inner.credentials
@@ -252,6 +264,7 @@ impl Runtime {
             runtime_id: shared.runtime_id,
             db: shared.db.clone(),
             ui: Arc::new(crate::ui::UiHub::new()),
+            history: shared.history.clone(),
         };
         let mut config_nodes: HashMap<String, Arc<dyn ConfigNode>> = HashMap::new();
         for plan in &graph.nodes {
@@ -658,6 +671,9 @@ impl Runtime {
         state.started = false;
         drop(state);
         self.inner.context.close().await;
+        if let Some(history) = self.history() {
+            history.close().await;
+        }
         if let Some(db) = &self.inner.db {
             db.close().await;
         }

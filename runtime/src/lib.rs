@@ -14,6 +14,7 @@ pub mod engine;
 pub mod env;
 pub mod events;
 pub mod flows;
+pub mod history;
 pub mod loose;
 pub mod msg;
 pub mod node;

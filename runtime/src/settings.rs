@@ -67,6 +67,12 @@ pub struct Settings {
     /// (`webSocketKeepAliveTime`, Node-RED's default 15000).
     #[serde(deserialize_with = "crate::loose::u64")]
     pub web_socket_keep_alive_time: u64,
+    /// Days of history kept (`historyMaxAgeDays`, Ferrite's own; 0 = no limit).
+    #[serde(deserialize_with = "crate::loose::f64")]
+    pub history_max_age_days: f64,
+    /// Points of history kept per series (`historyMaxPoints`, Ferrite's own; 0 = no limit).
+    #[serde(deserialize_with = "crate::loose::u64")]
+    pub history_max_points: u64,
 }
 
 impl Default for Settings {
@@ -91,6 +97,8 @@ impl Default for Settings {
             mqtt_reconnect_time: 5000,
             worker_threads: 1,
             web_socket_keep_alive_time: 15_000,
+            history_max_age_days: 0.0,
+            history_max_points: 0,
         }
     }
 }

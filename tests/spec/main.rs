@@ -21,6 +21,7 @@ mod nodes {
         mod config_spec;
         mod inputs_spec;
         mod support;
+        mod ui_chart_spec;
         mod widgets_spec;
     }
     mod function {
@@ -47,6 +48,9 @@ mod nodes {
     mod parsers {
         mod csv_spec;
         mod json_spec;
+    }
+    mod storage {
+        mod history_spec;
     }
     mod sequence {
         mod batch_spec;

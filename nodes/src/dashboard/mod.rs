@@ -8,6 +8,7 @@
 
 pub mod ui_base;
 pub mod ui_button;
+pub mod ui_chart;
 pub mod ui_gauge;
 pub mod ui_group;
 pub mod ui_notification;

@@ -628,6 +628,7 @@ fn required_permission(method: &Method, path: &str) -> Option<String> {
     let area = match area {
         "flow" => "flows",
         "icons" => "nodes",
+        "api" if second == Some("history") => "history",
         other => other,
     };
     let action = if matches!(*method, Method::GET | Method::HEAD) {

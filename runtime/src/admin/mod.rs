@@ -11,6 +11,7 @@ mod comms;
 mod context;
 mod dashboard;
 mod flows;
+mod history;
 mod https;
 mod library;
 mod node_routes;
@@ -97,6 +98,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(nodes::routes())
         .merge(flows::routes())
         .merge(context::routes())
+        .merge(history::routes())
         .merge(library::routes())
         .merge(node_routes::routes())
         .merge(comms::routes())

@@ -9,6 +9,7 @@ mod credentials_spec;
 mod dashboard_browser_spec;
 mod dashboard_spec;
 mod flows_spec;
+mod history_spec;
 mod https_spec;
 mod library_spec;
 mod node_routes_spec;

@@ -1,0 +1,524 @@
+//! `ui-chart` — mirrors FlowFuse Dashboard 2.0's chart widget
+//! (`@flowfuse/node-red-dashboard`, `nodes/widgets/ui_chart.js`), drawn by our
+//! `/dashboard` page; its points are kept in the history store so charts survive restarts.
+//!
+//! Config (FlowFuse keys): `group`, `order`, `width`, `height`, `label`, `chartType`
+//! (`line` | `bar` | `scatter`), `category` + `categoryType` (the series name: `msg`
+//! property, default `topic`; `str` fixed text; `property` a key of each point object;
+//! `json` a list of keys of the payload object, each its own series), `xAxisProperty` +
+//! `xAxisPropertyType` (`msg` property or `property` of the point object; empty:
+//! `msg.timestamp`, else now), `xAxisType` (`time` | `linear` | `category`),
+//! `yAxisProperty` (key of the point object; empty: the payload itself, or its `y`),
+//! `xAxisLabel`, `yAxisLabel`, `ymin`, `ymax`, `action` (`append` | `replace`),
+//! `removeOlder` × `removeOlderUnit` (seconds; time axes only), `removeOlderPoints` (per
+//! series), `colors`, `showLegend`, `interpolation`.
+//!
+//! Reads `msg.payload` (a number; a point object; an array of point objects, `[x, y]`
+//! pairs or numbers; `[]` clears the chart), `msg.action` (`replace` overrides the
+//! config), `msg.topic` (default series) and `msg.timestamp`. Passes every message on
+//! unchanged (1 output), as FlowFuse does. A payload with no plottable point is an error.
+//!
+//! On the dashboard hub: item kind `ui-chart`, config per the issue 8 contract, state
+//! `{"series": {name: [[x, y], ...]}}`, live msgs `{"action", "points": [{series, x, y}]}`.
+//! Points on a time axis are recorded as history series `ui-chart:<id>:<series>`; at start
+//! the node loads its window (`removeOlder`, then `removeOlderPoints`) back from the store.
+//! The state is rebuilt for the hub on each message, so a page that connects later sees
+//! every point: its cost grows with the window kept.
+
+use std::sync::Arc;
+
+use ferrite_runtime::history::{HistoryQuery, HistoryStore, HistoryValue};
+use ferrite_runtime::path::PropPath;
+use ferrite_runtime::ui::UiItem;
+use ferrite_runtime::{
+    Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
+};
+use indexmap::IndexMap;
+use serde_json::{Value as Json, json};
+
+pub const DEF: NodeDef = NodeDef {
+    type_name: "ui-chart",
+    category: "dashboard",
+    set_id: "@flowfuse/node-red-dashboard/ui-chart",
+    role: Role::Plain,
+    build: Build::Flow(build),
+};
+
+/// FlowFuse's default series colours.
+const COLORS: [&str; 9] = [
+    "#0095FF", "#FF0000", "#FF7F0E", "#2CA02C", "#A347E1", "#D62728", "#FF9896", "#9467BD",
+    "#C5B0D5",
+];
+
+enum Category {
+    Msg(PropPath),
+    Fixed(String),
+    Key(String),
+    Keys(Vec<String>),
+}
+
+enum XSource {
+    Default,
+    Msg(PropPath),
+    Key(String),
+}
+
+type Points = IndexMap<String, Vec<(Json, f64)>>;
+
+struct UiChart {
+    id: String,
+    item: UiItem,
+    time_axis: bool,
+    category: Category,
+    x: XSource,
+    y_key: Option<String>,
+    replace: bool,
+    remove_older_ms: i64,
+    remove_older_points: usize,
+    store: Option<Arc<HistoryStore>>,
+    series: Points,
+}
+
+/// JavaScript `Number()` of a config value that may be text or a number (`""` is 0).
+fn number(config: &serde_json::Map<String, Json>, key: &str) -> Option<f64> {
+    config
+        .get(key)
+        .map(|v| Value::from(v.clone()).to_number())
+        .filter(|n| n.is_finite())
+}
+
+/// A number the user may leave empty (`""`, null or missing: none).
+fn optional_number(config: &serde_json::Map<String, Json>, key: &str) -> Option<f64> {
+    match config.get(key) {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) if s.trim().is_empty() => None,
+        Some(_) => number(config, key),
+    }
+}
+
+fn text<'a>(config: &'a serde_json::Map<String, Json>, key: &str, default: &'a str) -> &'a str {
+    config
+        .get(key)
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default)
+}
+
+fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
+    let config = cx.raw();
+    let chart_type = text(config, "chartType", "line");
+    if !matches!(chart_type, "line" | "bar" | "scatter") {
+        return Err(ConfigError::field(
+            "chartType",
+            format!("'{chart_type}' is not line, bar or scatter"),
+        ));
+    }
+    let x_axis_type = text(config, "xAxisType", "time");
+    if !matches!(x_axis_type, "time" | "linear" | "category") {
+        return Err(ConfigError::field(
+            "xAxisType",
+            format!("'{x_axis_type}' is not time, linear or category"),
+        ));
+    }
+    let category_text = text(config, "category", "topic");
+    let category = match text(config, "categoryType", "msg") {
+        "msg" => Category::Msg(
+            PropPath::parse_msg(category_text).map_err(|e| ConfigError::field("category", e))?,
+        ),
+        "str" => Category::Fixed(
+            config
+                .get("category")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        "property" => Category::Key(category_text.to_owned()),
+        "json" => {
+            let keys: Vec<String> = match config.get("category") {
+                Some(Json::Array(a)) => a
+                    .iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect(),
+                Some(Json::String(s)) => serde_json::from_str(s).map_err(|e| {
+                    ConfigError::field("category", format!("not a JSON list of keys: {e}"))
+                })?,
+                _ => Vec::new(),
+            };
+            Category::Keys(keys)
+        }
+        other => {
+            return Err(ConfigError::field(
+                "categoryType",
+                format!("'{other}' is not msg, str, property or json"),
+            ));
+        }
+    };
+    let x = match config
+        .get("xAxisProperty")
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        None => XSource::Default,
+        Some(key) => match text(config, "xAxisPropertyType", "msg") {
+            "property" => XSource::Key(key.to_owned()),
+            _ => XSource::Msg(
+                PropPath::parse_msg(key).map_err(|e| ConfigError::field("xAxisProperty", e))?,
+            ),
+        },
+    };
+    let y_key = config
+        .get("yAxisProperty")
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty() && *s != "payload")
+        .map(str::to_owned);
+    let remove_older = number(config, "removeOlder").unwrap_or(1.0);
+    let unit = number(config, "removeOlderUnit").unwrap_or(3600.0);
+    let time_axis = x_axis_type == "time";
+    let remove_older_ms = if time_axis {
+        (remove_older * unit * 1000.0).max(0.0) as i64
+    } else {
+        0
+    };
+    let remove_older_points =
+        number(config, "removeOlderPoints").map_or(0, |n| n.max(0.0) as usize);
+    let colors = match config.get("colors") {
+        Some(Json::Array(c)) if !c.is_empty() => Json::Array(c.clone()),
+        _ => json!(COLORS),
+    };
+    let id = cx.id().to_owned();
+    let item = UiItem {
+        id: id.clone(),
+        kind: DEF.type_name.to_owned(),
+        parent: config
+            .get("group")
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        order: number(config, "order").unwrap_or(0.0),
+        config: json!({
+            "label": text(config, "label", "chart"),
+            "chartType": chart_type,
+            "xAxisType": x_axis_type,
+            "xAxisLabel": text(config, "xAxisLabel", ""),
+            "yAxisLabel": text(config, "yAxisLabel", ""),
+            "ymin": optional_number(config, "ymin"),
+            "ymax": optional_number(config, "ymax"),
+            "removeOlderMs": remove_older_ms,
+            "removeOlderPoints": remove_older_points,
+            "colors": colors,
+            "showLegend": config.get("showLegend").is_none_or(|v| Value::from(v.clone()).is_truthy()),
+            "interpolation": text(config, "interpolation", "linear"),
+            "width": number(config, "width").unwrap_or(6.0),
+            "height": number(config, "height").unwrap_or(8.0),
+        }),
+        state: Json::Null,
+        input: None,
+    };
+    Ok(Box::new(UiChart {
+        id,
+        item,
+        time_axis,
+        category,
+        x,
+        y_key,
+        replace: text(config, "action", "append") == "replace",
+        remove_older_ms,
+        remove_older_points,
+        store: cx.history().cloned(),
+        series: IndexMap::new(),
+    }))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn finite(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) if f.is_finite() => Some(*f),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+/// A key of a point object.
+fn field<'a>(point: &'a Value, key: &str) -> Option<&'a Value> {
+    match point {
+        Value::Object(map) => map.get(key),
+        _ => None,
+    }
+}
+
+fn series_name(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_json().to_string()),
+    }
+}
+
+impl UiChart {
+    fn history_prefix(&self) -> String {
+        format!("ui-chart:{}:", self.id)
+    }
+
+    /// The series of a point: from the point object, or from the message.
+    fn category_of(&self, msg: &Msg, point: Option<&Value>) -> String {
+        let from_msg = |path: &PropPath| msg.get_path(path).and_then(series_name);
+        match &self.category {
+            Category::Msg(path) => from_msg(path),
+            Category::Fixed(s) => Some(s.clone()),
+            Category::Key(key) => point.and_then(|p| field(p, key)).and_then(series_name),
+            Category::Keys(_) => None,
+        }
+        .unwrap_or_default()
+    }
+
+    fn default_x(&self, msg: &Msg) -> Json {
+        match msg.get("timestamp").and_then(finite) {
+            Some(ts) => json!(ts as i64),
+            None => json!(now_ms()),
+        }
+    }
+
+    fn x_of(&self, msg: &Msg, point: Option<&Value>) -> Json {
+        let found = match &self.x {
+            XSource::Default => point.and_then(|p| field(p, "x")),
+            XSource::Msg(path) => msg.get_path(path),
+            XSource::Key(key) => point.and_then(|p| field(p, key)),
+        };
+        match found {
+            Some(v @ (Value::Int(_) | Value::Float(_) | Value::String(_))) => {
+                // A time axis takes ISO dates too; it keeps epoch ms.
+                if let (true, Value::String(s)) = (self.time_axis, v) {
+                    chrono::DateTime::parse_from_rfc3339(s)
+                        .map(|t| json!(t.timestamp_millis()))
+                        .unwrap_or_else(|_| v.to_json())
+                } else {
+                    v.to_json()
+                }
+            }
+            _ => self.default_x(msg),
+        }
+    }
+
+    /// The points a message carries, `(series, x, y)`.
+    fn points(&self, msg: &Msg) -> Vec<(String, Json, f64)> {
+        let mut out = Vec::new();
+        let Some(payload) = msg.payload() else {
+            return out;
+        };
+        let items: Vec<&Value> = match payload {
+            Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        for item in items {
+            match item {
+                Value::Object(_) => {
+                    if let Category::Keys(keys) = &self.category {
+                        let x = self.x_of(msg, Some(item));
+                        for key in keys {
+                            if let Some(y) = field(item, key).and_then(finite) {
+                                out.push((key.clone(), x.clone(), y));
+                            }
+                        }
+                        continue;
+                    }
+                    let y = match &self.y_key {
+                        Some(key) => field(item, key),
+                        None => field(item, "y"),
+                    };
+                    if let Some(y) = y.and_then(finite) {
+                        out.push((
+                            self.category_of(msg, Some(item)),
+                            self.x_of(msg, Some(item)),
+                            y,
+                        ));
+                    }
+                }
+                Value::Array(pair) if pair.len() == 2 => {
+                    if let Some(y) = finite(&pair[1]) {
+                        let x = match &pair[0] {
+                            v @ (Value::Int(_) | Value::Float(_) | Value::String(_)) => v.to_json(),
+                            _ => self.default_x(msg),
+                        };
+                        out.push((self.category_of(msg, None), x, y));
+                    }
+                }
+                other => {
+                    if let Some(y) = finite(other) {
+                        out.push((self.category_of(msg, None), self.x_of(msg, None), y));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Drops what the window no longer holds.
+    fn prune(&mut self) {
+        let cutoff = (self.remove_older_ms > 0).then(|| now_ms() - self.remove_older_ms);
+        for points in self.series.values_mut() {
+            if let Some(cutoff) = cutoff {
+                points.retain(|(x, _)| x.as_f64().is_none_or(|x| x > cutoff as f64));
+            }
+            if self.remove_older_points > 0 && points.len() > self.remove_older_points {
+                points.drain(..points.len() - self.remove_older_points);
+            }
+        }
+        self.series.retain(|_, points| !points.is_empty());
+    }
+
+    fn state(&self) -> Json {
+        let series: serde_json::Map<String, Json> = self
+            .series
+            .iter()
+            .map(|(name, points)| {
+                let points = points.iter().map(|(x, y)| json!([x, y])).collect();
+                (name.clone(), Json::Array(points))
+            })
+            .collect();
+        json!({ "series": series })
+    }
+
+    /// Forgets this chart's recorded history (a clear or a replace).
+    async fn forget_history(&self, names: impl Iterator<Item = &String>) -> Result<(), String> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let prefix = self.history_prefix();
+        let mut recorded: Vec<String> = names.map(|n| format!("{prefix}{n}")).collect();
+        // Series recorded before a restart that the window no longer holds go too.
+        let all = store.series_list().await.map_err(|e| e.to_string())?;
+        recorded.extend(all.into_iter().filter(|s| s.starts_with(&prefix)));
+        recorded.sort();
+        recorded.dedup();
+        for series in recorded {
+            store
+                .delete_series(&series)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Fills the window from the store (a restart).
+    async fn load_history(&mut self) -> Result<(), String> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        if !self.time_axis {
+            return Ok(());
+        }
+        let prefix = self.history_prefix();
+        let from_ms = if self.remove_older_ms > 0 {
+            now_ms() - self.remove_older_ms
+        } else {
+            i64::MIN
+        };
+        for name in store.series_list().await.map_err(|e| e.to_string())? {
+            let Some(series) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let query = HistoryQuery {
+                series: name.clone(),
+                from_ms,
+                to_ms: i64::MAX,
+                points: None,
+                agg: Default::default(),
+            };
+            let points = store.query(&query).await.map_err(|e| e.to_string())?;
+            let points: Vec<(Json, f64)> = points
+                .into_iter()
+                .filter_map(|p| p.avg.map(|y| (json!(p.ts_ms), y)))
+                .collect();
+            if !points.is_empty() {
+                self.series.insert(series.to_owned(), points);
+            }
+        }
+        self.prune();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Node for UiChart {
+    async fn on_start(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let loaded = self.load_history().await;
+        let mut item = self.item.clone();
+        item.state = self.state();
+        cx.ui().register(item);
+        loaded.map_err(|e| NodeError::new(format!("could not load the chart's history: {e}")))
+    }
+
+    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let clear = matches!(msg.payload(), Some(Value::Array(a)) if a.is_empty());
+        if clear {
+            let forgotten = self.forget_history(self.series.keys()).await;
+            self.series.clear();
+            cx.ui().send(
+                &self.id,
+                json!({"action": "clear", "points": []}),
+                Some(self.state()),
+            );
+            cx.send(msg.clone()).await;
+            return forgotten.map_err(|e| NodeError::new(e).for_msg(msg));
+        }
+        let points = self.points(&msg);
+        if points.is_empty() {
+            return Err(NodeError::new(
+                "msg.payload has no point to plot: send a number, {x, y}, [x, y] or an array of them",
+            )
+            .for_msg(msg));
+        }
+        let replace = match msg.get("action") {
+            Some(Value::String(a)) => a == "replace",
+            _ => self.replace,
+        };
+        let mut failed = None;
+        if replace {
+            if let Err(e) = self.forget_history(self.series.keys()).await {
+                failed = Some(e);
+            }
+            self.series.clear();
+        }
+        for (series, x, y) in &points {
+            self.series
+                .entry(series.clone())
+                .or_default()
+                .push((x.clone(), *y));
+            if let (true, Some(store), Some(ts)) = (self.time_axis, &self.store, x.as_f64()) {
+                let name = format!("{}{series}", self.history_prefix());
+                if let Err(e) = store
+                    .record_wait(&name, ts as i64, HistoryValue::Number(*y))
+                    .await
+                {
+                    failed = Some(e.to_string());
+                }
+            }
+        }
+        self.prune();
+        let live: Vec<Json> = points
+            .into_iter()
+            .map(|(series, x, y)| json!({"series": series, "x": x, "y": y}))
+            .collect();
+        let action = if replace { "replace" } else { "append" };
+        cx.ui().send(
+            &self.id,
+            json!({"action": action, "points": live}),
+            Some(self.state()),
+        );
+        cx.send(msg.clone()).await;
+        match failed {
+            Some(e) => Err(
+                NodeError::new(format!("could not record the chart's history: {e}")).for_msg(msg),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    async fn on_close(&mut self, _removed: bool, cx: &mut NodeCtx) {
+        cx.ui().unregister(&self.id);
+    }
+}

@@ -1,0 +1,3 @@
+//! Storage nodes: what records flow data in Ferrite's own database.
+
+pub mod history;

@@ -1,0 +1,304 @@
+//! `ui-chart` (FlowFuse Dashboard 2.0's keys): what it puts on the dashboard hub (its
+//! item, state and live msgs) for append, replace, clear and the window limits, that it
+//! passes messages on, and that its points come back from the history store after a
+//! restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrite_runtime::Settings;
+use ferrite_runtime::testing::TestFlow;
+use ferrite_runtime::ui::UiEvent;
+use serde_json::{Value as Json, json};
+use tokio::sync::broadcast;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+async fn load(dir: &tempfile::TempDir, chart: Json) -> TestFlow {
+    let mut node =
+        json!({"id": "chart", "type": "ui-chart", "group": "g1", "order": 2, "wires": [["out"]]});
+    if let (Json::Object(node), Json::Object(extra)) = (&mut node, chart) {
+        node.extend(extra);
+    }
+    let settings = Settings {
+        user_dir: Some(dir.path().to_path_buf()),
+        ..Settings::default()
+    };
+    let flow = TestFlow::load_with(
+        &[ferrite_nodes::ALL],
+        json!([node, {"id": "out", "type": "helper"}]),
+        settings,
+    )
+    .await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    flow
+}
+
+/// The chart's item on the hub, once its node has started (it registers in `on_start`).
+async fn item(flow: &TestFlow) -> ferrite_runtime::ui::UiItem {
+    let hub = flow.runtime().ui();
+    // Subscribed before looking, so a registration in between is not missed.
+    let mut events = hub.subscribe();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(item) = hub.snapshot().into_iter().find(|i| i.id == "chart") {
+                return item;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("the chart registered its item in time")
+}
+
+/// Sends `msg` to the chart, waits for it to pass on, and returns the live msg it sent.
+async fn send(flow: &mut TestFlow, hub: &mut broadcast::Receiver<Arc<UiEvent>>, msg: Json) -> Json {
+    flow.receive("chart", msg).await;
+    flow.next("out").await;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), hub.recv())
+            .await
+            .expect("a hub event in time")
+            .expect("hub open");
+        if let UiEvent::Msg { id, msg } = &*event
+            && id == "chart"
+        {
+            return msg.clone();
+        }
+    }
+}
+
+/// The item has the contract's config with FlowFuse's defaults filled in, under its group.
+#[tokio::test]
+async fn registers_its_item_with_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = load(&dir, json!({"label": "Level", "removeOlder": "2", "removeOlderUnit": "60", "ymin": "", "ymax": 10})).await;
+    let item = item(&flow).await;
+    assert_eq!(item.kind, "ui-chart");
+    assert_eq!(item.parent.as_deref(), Some("g1"));
+    assert_eq!(item.order, 2.0);
+    assert_eq!(item.config["label"], "Level");
+    assert_eq!(item.config["chartType"], "line");
+    assert_eq!(item.config["xAxisType"], "time");
+    assert_eq!(item.config["removeOlderMs"], 120_000);
+    assert_eq!(item.config["removeOlderPoints"], 0);
+    assert_eq!(item.config["ymin"], Json::Null);
+    assert_eq!(item.config["ymax"], 10.0);
+    assert_eq!(item.config["showLegend"], true);
+    assert_eq!(item.config["colors"].as_array().map(Vec::len), Some(9));
+    assert_eq!(item.state, json!({"series": {}}));
+    flow.unload().await;
+}
+
+/// A number appends a point to the series named by msg.topic at msg.timestamp; the page
+/// gets an append msg and the item's state holds every point.
+#[tokio::test]
+async fn numbers_append_points_per_topic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    let live = send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 1.5, "topic": "a", "timestamp": t}),
+    )
+    .await;
+    assert_eq!(
+        live,
+        json!({"action": "append", "points": [{"series": "a", "x": t, "y": 1.5}]})
+    );
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 2, "topic": "b", "timestamp": t + 1}),
+    )
+    .await;
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 3, "topic": "a", "timestamp": t + 2}),
+    )
+    .await;
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t, 1.5], [t + 2, 3.0]], "b": [[t + 1, 2.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// An array payload of {x, y} objects and [x, y] pairs adds every point.
+#[tokio::test]
+async fn array_payloads_add_every_point() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    let live = send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": [{"x": t, "y": 1}, [t + 1, 2]], "topic": "s"}),
+    )
+    .await;
+    assert_eq!(live["points"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"s": [[t, 1.0], [t + 1, 2.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// msg.action "replace" replaces all data with the message's points.
+#[tokio::test]
+async fn action_replace_replaces_the_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 1, "topic": "a", "timestamp": t}),
+    )
+    .await;
+    let live = send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": [{"x": t + 5, "y": 9}], "topic": "b", "action": "replace"}),
+    )
+    .await;
+    assert_eq!(live["action"], "replace");
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"b": [[t + 5, 9.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// An empty array clears the chart (and passes on).
+#[tokio::test]
+async fn empty_array_clears() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    send(&mut flow, &mut hub, json!({"payload": 1, "topic": "a"})).await;
+    let live = send(&mut flow, &mut hub, json!({"payload": []})).await;
+    assert_eq!(live, json!({"action": "clear", "points": []}));
+    assert_eq!(item(&flow).await.state, json!({"series": {}}));
+    flow.unload().await;
+}
+
+/// removeOlderPoints keeps only the newest points of each series.
+#[tokio::test]
+async fn remove_older_points_keeps_the_newest_per_series() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({"removeOlderPoints": "2"})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    for k in 0..4 {
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": k, "topic": "a", "timestamp": t + k}),
+        )
+        .await;
+    }
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 7, "topic": "b", "timestamp": t}),
+    )
+    .await;
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t + 2, 2.0], [t + 3, 3.0]], "b": [[t, 7.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// removeOlder drops points older than the window (seconds × unit) on a time axis.
+#[tokio::test]
+async fn remove_older_drops_points_outside_the_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({"removeOlder": 1, "removeOlderUnit": "60"})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 1, "topic": "a", "timestamp": t - 120_000}),
+    )
+    .await;
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": 2, "topic": "a", "timestamp": t}),
+    )
+    .await;
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t, 2.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// A payload with nothing to plot is an error and does not pass on.
+#[tokio::test]
+async fn unplottable_payload_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({})).await;
+    flow.receive("chart", json!({"payload": "high", "topic": "a"}))
+        .await;
+    flow.expect_nothing("out", Duration::from_millis(50)).await;
+    assert_eq!(item(&flow).await.state, json!({"series": {}}));
+    flow.unload().await;
+}
+
+/// After a restart the chart's state is back-filled from the history store, so a page
+/// opened then shows the past; a clear before the restart stays cleared.
+#[tokio::test]
+async fn state_after_restart_is_back_filled_from_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = now_ms();
+    {
+        let mut flow = load(&dir, json!({})).await;
+        let mut hub = flow.runtime().ui().subscribe();
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 1, "topic": "gone", "timestamp": t - 10}),
+        )
+        .await;
+        send(&mut flow, &mut hub, json!({"payload": []})).await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 4, "topic": "a", "timestamp": t}),
+        )
+        .await;
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 5.5, "topic": "a", "timestamp": t + 1}),
+        )
+        .await;
+        // Outside the default window of one hour: not loaded back.
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": 9, "topic": "old", "timestamp": t - 7_200_000}),
+        )
+        .await;
+        flow.unload().await;
+    }
+    let flow = load(&dir, json!({})).await;
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t, 4.0], [t + 1, 5.5]]}})
+    );
+    flow.unload().await;
+}
