@@ -17,8 +17,9 @@
 //! losing points. Status: the points recorded (refreshed at most once a second), or the
 //! last error.
 //!
-//! The runtime needs a user directory (its `ferrite.db`); without one the node does not
-//! deploy.
+//! The store lives in the user directory's `ferrite.db`. A runtime without one (`ferrite
+//! check`, a test) still deploys the node, so a flow can be checked anywhere; it then shows
+//! a red status and answers every message with an error that says why.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,19 +43,19 @@ pub const DEF: NodeDef = NodeDef {
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 struct History {
-    store: Arc<HistoryStore>,
+    /// `None` when the runtime has no user directory.
+    store: Option<Arc<HistoryStore>>,
     series: Option<String>,
     recorded: u64,
     status_at: Option<Instant>,
 }
 
+/// Why a runtime without a user directory records nothing.
+const NO_STORE: &str =
+    "history needs a user directory (its ferrite.db): start Ferrite with --userdir";
+
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
-    let store = cx.history().cloned().ok_or_else(|| {
-        ConfigError::Invalid(
-            "history needs a user directory (its ferrite.db); start Ferrite with --userdir"
-                .to_owned(),
-        )
-    })?;
+    let store = cx.history().cloned();
     let series = match cx.raw().get("series") {
         None | Some(Json::Null) => None,
         Some(Json::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
@@ -135,7 +136,17 @@ impl History {
 
 #[async_trait]
 impl Node for History {
+    async fn on_start(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        if self.store.is_none() {
+            cx.status(Status::ring("red", "no user directory")).await;
+        }
+        Ok(())
+    }
+
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let Some(store) = self.store.clone() else {
+            return Err(NodeError::new(NO_STORE).for_msg(msg));
+        };
         let (ts, points) = match self.points(&msg) {
             Ok(p) => p,
             Err(text) => {
@@ -145,7 +156,7 @@ impl Node for History {
             }
         };
         for (series, value) in points {
-            if let Err(e) = self.store.record_wait(&series, ts, value).await {
+            if let Err(e) = store.record_wait(&series, ts, value).await {
                 cx.status(Status::ring("red", e.to_string())).await;
                 return Err(NodeError::new(e.to_string()).for_msg(msg));
             }

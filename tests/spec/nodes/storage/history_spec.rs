@@ -159,11 +159,15 @@ async fn bad_messages_are_errors_for_catch() {
     flow.unload().await;
 }
 
-/// Without a user directory there is no ferrite.db: the node does not deploy and says why.
+/// Without a user directory there is no ferrite.db: the flow still deploys (so `ferrite
+/// check` passes it), and every message is an error for Catch that says why.
 #[tokio::test]
-async fn without_user_dir_the_node_reports_why() {
-    let flow = crate::harness::load(flow_with("x")).await;
-    let report = flow.report().to_string();
-    assert!(report.contains("user directory"), "{report}");
+async fn without_user_dir_each_message_is_an_error_that_says_why() {
+    let mut flow = crate::harness::load(flow_with("x")).await;
+    assert!(flow.report().is_clean(), "{}", flow.report());
+    flow.receive("h", json!({"payload": 1})).await;
+    let caught = flow.next("caught").await.as_value().to_json();
+    let text = caught["error"]["message"].as_str().unwrap_or_default();
+    assert!(text.contains("user directory"), "{text}");
     flow.unload().await;
 }
