@@ -238,7 +238,7 @@ impl CredentialStore {
             Encryption::Plain => all,
             Encryption::Key(key) => encrypt(key, &all),
         };
-        write_with_backup(file, pretty(&content).as_bytes())
+        crate::files::replace_with_backup(file, pretty(&content).as_bytes())
             .map_err(|e| CredentialsError::io(file, e))
     }
 }
@@ -275,7 +275,7 @@ fn choose_encryption(dir: &Path, settings: &Settings) -> (Encryption, Option<[u8
             fill_random(&mut bytes);
             let secret = to_hex(&bytes);
             runtime_config.insert(SYSTEM_SECRET_KEY.into(), Json::String(secret.clone()));
-            match write_with_backup(
+            match crate::files::replace_with_backup(
                 &config_path,
                 pretty(&Json::Object(runtime_config)).as_bytes(),
             ) {
@@ -350,21 +350,6 @@ pub fn pretty(value: &Json) -> String {
     // Serialising a Json value into memory cannot fail.
     let _ = serde::Serialize::serialize(value, &mut serializer);
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Writes a file, first copying the previous one to `.<name>.backup` beside it (Node-RED's
-/// localfilesystem does the same for flows and credentials), through a temporary file so
-/// a crash never leaves half a file.
-pub fn write_with_backup(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    if path.exists() {
-        std::fs::copy(path, path.with_file_name(format!(".{name}.backup")))?;
-    }
-    let temp = path.with_file_name(format!(".{name}.$$$"));
-    std::fs::write(&temp, content)?;
-    std::fs::rename(&temp, path)
 }
 
 fn fill_random(buf: &mut [u8]) {

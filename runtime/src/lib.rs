@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod engine;
 pub mod env;
 pub mod events;
+pub mod files;
 pub mod flows;
 pub mod history;
 pub mod loose;

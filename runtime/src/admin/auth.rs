@@ -316,17 +316,8 @@ fn write_private(
     path: &std::path::Path,
     sessions: &HashMap<String, Session>,
 ) -> std::io::Result<()> {
-    use std::io::Write;
     let text = serde_json::to_vec(sessions).map_err(std::io::Error::other)?;
-    let temp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temp)?;
-    file.write_all(&text)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path)
+    crate::files::replace(path, &text, true)
 }
 
 /// A fresh 256-bit token, hex so it needs no escaping in a query string.

@@ -256,7 +256,7 @@ async fn stored_flows(runtime: &Runtime) -> Result<Vec<Json>, ApiError> {
 async fn deploy(runtime: &Runtime, flows: Vec<Json>, kind: DeployKind) -> Result<String, ApiError> {
     if let Some(path) = runtime.settings().flow_path() {
         let text = credentials::pretty(&Json::Array(flows.clone()));
-        credentials::write_with_backup(&path, text.as_bytes()).map_err(|e| {
+        crate::files::replace_with_backup(&path, text.as_bytes()).map_err(|e| {
             tracing::error!(path = %path.display(), error = %e, "Could not save the flows.");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -201,7 +201,7 @@ async fn read_users(path: PathBuf) -> Result<Map<String, Value>, UsersFileError>
     }
 }
 
-/// Writes through a temporary file and a rename, so a crash mid-write keeps the old file.
+/// Replaces the file whole, so a crash mid-write keeps the old one.
 async fn write_users(
     path: &std::path::Path,
     users: &Map<String, Value>,
@@ -212,7 +212,9 @@ async fn write_users(
     };
     let text =
         serde_json::to_vec_pretty(users).map_err(|e| write_error(std::io::Error::other(e)))?;
-    let tmp = path.with_extension("json.tmp");
-    tokio::fs::write(&tmp, text).await.map_err(write_error)?;
-    tokio::fs::rename(&tmp, path).await.map_err(write_error)
+    let target = path.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::files::replace(&target, &text, false))
+        .await
+        .map_err(|e| write_error(std::io::Error::other(e)))?
+        .map_err(write_error)
 }
