@@ -26,6 +26,19 @@ use ferrite_runtime::ui::{UiHub, UiItem};
 use ferrite_runtime::{BuildCtx, ConfigError, ConfigNode, Msg, NodeCtx, NodeError, Value};
 use serde_json::{Map, Value as Json};
 
+/// The `min` / `max` keys of a gauge or slider (0 and 10 by default); `max` must be above
+/// `min`.
+pub(crate) fn min_max(config: &Map<String, Json>) -> Result<(f64, f64), ConfigError> {
+    let (min, max) = (number(config, "min", 0.0)?, number(config, "max", 10.0)?);
+    if min >= max {
+        return Err(ConfigError::field(
+            "max",
+            format!("{max} is not above min {min}"),
+        ));
+    }
+    Ok((min, max))
+}
+
 /// A number key: FlowFuse's editor writes numbers, or their text when typed in a field.
 /// Missing, `null` or `""` give `default`; anything else that is not a number is an error.
 pub(crate) fn number(

@@ -19,7 +19,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, json_number, number, text};
+use super::{Widget, json_number, min_max, number, text};
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-gauge",
@@ -47,13 +47,7 @@ struct Gauge {
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let config = cx.raw();
-    let (min, max) = (number(config, "min", 0.0)?, number(config, "max", 10.0)?);
-    if min >= max {
-        return Err(ConfigError::field(
-            "max",
-            format!("{max} is not above min {min}"),
-        ));
-    }
+    let (min, max) = min_max(config)?;
     let gtype = text(config, "gtype", "gauge-half");
     if !TYPES.contains(&gtype.as_str()) {
         return Err(ConfigError::field(

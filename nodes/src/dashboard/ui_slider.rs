@@ -19,7 +19,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, apply_topic, flag, json_number, number, text, topic};
+use super::{Widget, apply_topic, flag, json_number, min_max, number, text, topic};
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-slider",
@@ -38,13 +38,7 @@ struct Slider {
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let config = cx.raw();
-    let (min, max) = (number(config, "min", 0.0)?, number(config, "max", 10.0)?);
-    if min >= max {
-        return Err(ConfigError::field(
-            "max",
-            format!("{max} is not above min {min}"),
-        ));
-    }
+    let (min, max) = min_max(config)?;
     let step = number(config, "step", 1.0)?;
     if step <= 0.0 {
         return Err(ConfigError::field("step", "must be above 0"));
