@@ -3,7 +3,8 @@
 // hold every point recorded before the restart (read through the page's read-only hook
 // window.__ferriteDashboard.chartPoints), the gauge and the pump state must show; screenshot;
 // then press the button that flips the pump ("Start pump" when it shows "stopped", else
-// "Stop pump"), wait until the page shows the new state, and screenshot again.
+// "Stop pump"), wait until the page shows the new state and the chart has live points
+// after the restart too, and screenshot again.
 //
 // Usage: node tests/browser/demo.mjs <dashboardUrl> <screenshotDir> <chartId> <restartMs> <ts,ts,...>
 // <ts,...> are the epoch ms of the chart's points recorded before <restartMs>. Writes
@@ -82,6 +83,13 @@ async function run(browser, { url, dir, chartId, restartMs, recorded }, complain
     await step("the page shows the pump's new state, read back from the PLC", async () => {
         await page.locator(".text .value", { hasText: new RegExp(`^${after}$`) }).waitFor();
         console.log(`pump ${before} -> ${after}`);
+    });
+    await step("the chart goes on with live points after the restart", async () => {
+        // The line must span the restart: history before it, live points after it.
+        await page.waitForFunction(({ id, after }) => {
+            const series = window.__ferriteDashboard.chartPoints(id) || {};
+            return Object.values(series).flat().some(([x]) => x > after);
+        }, { id: chartId, after: restartMs });
     });
     await step("screenshot the dashboard after the press", async () => {
         await page.screenshot({ path: join(dir, "demo-button.png"), fullPage: true });

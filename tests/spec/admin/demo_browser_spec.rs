@@ -3,9 +3,9 @@
 //! recorded points, is stopped with SIGTERM and started again on the same directory (so on
 //! the same `ferrite.db`); headless Chromium (driven by `tests/browser/demo.mjs`) opens
 //! `/dashboard`, finds every point recorded before the restart back-filled in the chart,
-//! presses the button that flips the pump and sees the new pump state; the test then reads
-//! the pump's holding register over Modbus TCP and its history to check the PLC really
-//! changed. Screenshots are kept in `target/test-artifacts/` (`demo-backfilled.png`,
+//! presses the button that flips the pump, sees the new pump state and live points after
+//! the restart; the test then reads the pump's holding register over Modbus TCP and its
+//! history to check the PLC really changed. Screenshots are kept in `target/test-artifacts/` (`demo-backfilled.png`,
 //! `demo-button.png`).
 //!
 //! The demo's fixed ports (Modbus 5020, MQTT 1884) are replaced by free ones in the copy
