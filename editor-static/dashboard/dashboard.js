@@ -585,6 +585,19 @@
         "ui-slider": makeSlider,
     };
 
+    // Read-only, for tests/browser/demo.mjs: a chart's points as the page holds them
+    // ({series: [[x, y], ...]}, null for no such chart), so a test can tell history
+    // back-filled at load from points that arrived live; a canvas cannot be read back.
+    window.__ferriteDashboard = {
+        chartPoints(id) {
+            const store = charts.get(id);
+            if (!store) return null;
+            const out = {};
+            for (const [name, s] of store.series) out[name] = s.xs.map((x, i) => [x, s.ys[i]]);
+            return out;
+        },
+    };
+
     window.addEventListener("hashchange", render);
     connect();
 })();

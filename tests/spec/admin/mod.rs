@@ -8,6 +8,7 @@ mod context_spec;
 mod credentials_spec;
 mod dashboard_browser_spec;
 mod dashboard_spec;
+mod demo_browser_spec;
 mod flows_spec;
 mod history_spec;
 mod https_spec;
