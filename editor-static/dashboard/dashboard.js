@@ -465,11 +465,29 @@
         cell.classList.add("table");
         if (cfg.label) cell.append(el("div", "label", cfg.label));
         const table = el("table");
-        cell.append(table);
+        // maxrows is rows per page, as FlowFuse paginates: no row is ever left out.
+        const pager = el("div", "pager");
+        const prev = el("button", "", "\u2039");
+        const next = el("button", "", "\u203a");
+        const where = el("span");
+        prev.type = next.type = "button";
+        prev.setAttribute("aria-label", "Previous page");
+        next.setAttribute("aria-label", "Next page");
+        pager.append(prev, where, next);
+        cell.append(table, pager);
+        let pageNo = 1;
+        prev.addEventListener("click", () => { pageNo -= 1; show(); });
+        next.addEventListener("click", () => { pageNo += 1; show(); });
         const show = () => {
             let rows = (item.state && Array.isArray(item.state.rows)) ? item.state.rows : [];
-            const maxrows = num(cfg.maxrows, 0);
-            if (maxrows > 0) rows = rows.slice(0, maxrows);
+            const maxrows = Math.floor(num(cfg.maxrows, 0));
+            const pagesOf = maxrows > 0 ? Math.max(Math.ceil(rows.length / maxrows), 1) : 1;
+            pageNo = Math.min(Math.max(pageNo, 1), pagesOf);
+            pager.hidden = pagesOf <= 1;
+            prev.disabled = pageNo <= 1;
+            next.disabled = pageNo >= pagesOf;
+            where.textContent = `${pageNo} / ${pagesOf}`;
+            if (maxrows > 0) rows = rows.slice((pageNo - 1) * maxrows, pageNo * maxrows);
             let columns = Array.isArray(cfg.columns) && cfg.columns.length ? cfg.columns : null;
             if (!columns) {
                 const keys = new Set();
