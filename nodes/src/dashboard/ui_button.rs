@@ -9,6 +9,10 @@
 //! `msg.payload` set to the configured payload and `msg.topic` from the topic setting. A
 //! flow message is treated as FlowFuse does (`_event` "inject"): it gets the same payload
 //! and topic and passes on. A payload that cannot be evaluated is an error for Catch nodes.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.label`,
+//! `.icon`, `.buttonColor` (our `bgcolor`), `.textColor` (our `color`). A message with
+//! nothing else only changes the button; a press while disabled is ignored.
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
@@ -17,7 +21,17 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, apply_topic, json_number, number, text, topic};
+use super::{
+    Dynamic, Prop, Widget, apply_topic, json_number, number, only_dynamic, text, topic,
+};
+
+/// The `msg.ui_update` keys a button takes.
+const DYNAMIC: &[Dynamic] = &[
+    Dynamic("label", "label", Prop::Text),
+    Dynamic("icon", "icon", Prop::Text),
+    Dynamic("buttonColor", "bgcolor", Prop::Text),
+    Dynamic("textColor", "color", Prop::Text),
+];
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-button",
@@ -72,12 +86,20 @@ impl Node for Button {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, DYNAMIC, |_| Ok(()))?;
+        if only_dynamic(&msg) {
+            return Ok(());
+        }
         self.press(msg, cx).await
     }
 
     async fn on_event(&mut self, event: Event, cx: &mut NodeCtx) -> Result<(), NodeError> {
         match event {
-            Event::Message(msg) => self.press(msg, cx).await,
+            Event::Message(msg) if self.widget.enabled() => self.press(msg, cx).await,
+            Event::Message(_) => {
+                tracing::debug!(node = %cx.id(), "ui-button is disabled: press ignored");
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

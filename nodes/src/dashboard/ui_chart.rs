@@ -18,6 +18,10 @@
 //! config), `msg.topic` (default series) and `msg.timestamp`. Passes every message on
 //! unchanged (1 output), as FlowFuse does. A payload with no plottable point is an error.
 //!
+//! Dynamic properties: `msg.enabled`, `msg.visible` (FlowFuse's, any widget) and
+//! `msg.ui_update.label` (ours: FlowFuse's chart takes only `chartOptions`, which are
+//! Chart.js's and mean nothing to uPlot). A message with nothing else plots nothing.
+//!
 //! On the dashboard hub: item kind `ui-chart`, config per the issue 8 contract, state
 //! `{"series": {name: [[x, y], ...]}}`, live msgs `{"action", "points": [{series, x, y}]}`.
 //! Points on a time axis are recorded as history series `ui-chart:<id>:<series>`; at start
@@ -36,6 +40,11 @@ use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
 };
 use indexmap::IndexMap;
+
+use super::{Dynamic, Prop, apply_patch, dynamic_patch, only_dynamic};
+
+/// The `msg.ui_update` keys a chart takes.
+const DYNAMIC: &[Dynamic] = &[Dynamic("label", "label", Prop::Text)];
 use serde_json::{Value as Json, json};
 
 pub const DEF: NodeDef = NodeDef {
@@ -512,6 +521,13 @@ impl Node for UiChart {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let patch = dynamic_patch(&msg, DYNAMIC)
+            .map_err(|e| NodeError::new(format!("ui-chart: {e}")).for_msg(msg.clone()))?;
+        apply_patch(cx, &self.id, &mut self.item.config, &patch);
+        if only_dynamic(&msg) {
+            cx.send(msg).await;
+            return Ok(());
+        }
         let clear = matches!(msg.payload(), Some(Value::Array(a)) if a.is_empty());
         if clear {
             let forgotten = self.forget_history(self.shown()).await;

@@ -14,6 +14,9 @@
 //!
 //! A toggle on the page (hub input `{"on": bool}`) sets the state, tells every page, and
 //! emits the message with `msg.payload` the on or off value and the topic setting applied.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.label`;
+//! a toggle while disabled is ignored.
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
@@ -22,7 +25,10 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, apply_topic, flag, json_number, number, text, topic};
+use super::{Dynamic, Prop, Widget, apply_topic, flag, json_number, number, text, topic};
+
+/// The `msg.ui_update` keys a switch takes.
+const DYNAMIC: &[Dynamic] = &[Dynamic("label", "label", Prop::Text)];
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-switch",
@@ -111,6 +117,7 @@ impl Node for Switch {
     }
 
     async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, DYNAMIC, |_| Ok(()))?;
         if let Some(payload) = msg.payload() {
             let Some(on) = self.state_of(payload) else {
                 return Err(NodeError::new("Invalid payload value").for_msg(msg));
@@ -129,6 +136,10 @@ impl Node for Switch {
         let Event::Message(mut msg) = event else {
             return Ok(());
         };
+        if !self.widget.enabled() {
+            tracing::debug!(node = %cx.id(), "ui-switch is disabled: toggle ignored");
+            return Ok(());
+        }
         let Some(Value::Bool(on)) = msg.remove("on") else {
             return Err(NodeError::new(
                 "ui-switch: page input without a boolean 'on'",

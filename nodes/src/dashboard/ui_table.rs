@@ -14,6 +14,8 @@
 //! row (also the state: `maxrows` pages the rows, it never drops any, as in FlowFuse); with
 //! `passthru` the message then passes on. Another payload is an
 //! error for Catch nodes. A `columns` entry without a key is a deploy error.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`.
 
 use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
@@ -117,6 +119,7 @@ impl Node for Table {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, &[], |_| Ok(()))?;
         if let Some(payload) = msg.payload() {
             let rows = match payload {
                 Value::Array(items) if items.iter().all(|r| matches!(r, Value::Object(_))) => {

@@ -221,7 +221,7 @@ async fn a_table_appends_replaces_and_clears_rows() {
 /// a table's maxrows is rows per page, as FlowFuse paginates: every row is kept, none dropped
 #[tokio::test]
 async fn a_tables_maxrows_pages_the_rows_and_keeps_them_all() {
-    let (mut flow, mut pages) = load(json!([
+    let (flow, mut pages) = load(json!([
         {"id": "tb", "type": "ui-table", "group": "group", "maxrows": "2"},
         {"id": "t3", "type": "ui-table", "group": "group", "maxrows": " 3 rows"},
         {"id": "tn", "type": "ui-table", "group": "group", "maxrows": -4},
