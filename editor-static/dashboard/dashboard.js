@@ -77,7 +77,11 @@
         b.classList.toggle("shown", !!text);
     }
 
+    const isEnabled = (item) => item.config.enabled !== false;
+
     function sendInput(id, msg) {
+        const item = items.get(id);
+        if (item && !isEnabled(item)) return;
         if (!socket || socket.readyState !== WebSocket.OPEN) {
             toast({ text: "Not connected: the input was not sent", kind: "warning" }, {});
             return;
@@ -170,7 +174,11 @@
         box.append(grid);
         for (const item of childrenOf(group.id)) {
             if (item.kind === "ui-notification") continue;
+            // FlowFuse's dynamic properties: msg.visible false hides a widget, msg.enabled
+            // false greys it out and stops its inputs.
+            if (item.config.visible === false) continue;
             const cell = el("div", "widget " + item.kind.replace(/^ui-/, ""));
+            if (!isEnabled(item)) cell.classList.add("disabled");
             const w = num(item.config.width, 0);
             cell.style.setProperty("--ww", w > 0 ? Math.min(w, width) : width);
             const h = num(item.config.height, 0);
@@ -519,6 +527,7 @@
         if (cfg.bgcolor) button.style.background = cfg.bgcolor;
         if (cfg.color) button.style.color = cfg.color;
         if (cfg.tooltip) button.title = cfg.tooltip;
+        button.disabled = !isEnabled(item);
         button.addEventListener("click", () => sendInput(item.id, {}));
         cell.append(button);
         return { update() {} };
@@ -528,6 +537,7 @@
         const input = el("input");
         input.type = "checkbox";
         input.setAttribute("role", "switch");
+        input.disabled = !isEnabled(item);
         input.setAttribute("aria-label", item.config.label || "switch");
         cell.append(el("span", "label", item.config.label || ""), input);
         input.addEventListener("change", () => sendInput(item.id, { on: input.checked }));
@@ -544,6 +554,7 @@
         input.min = num(cfg.min, 0);
         input.max = num(cfg.max, 10);
         input.step = num(cfg.step, 1);
+        input.disabled = !isEnabled(item);
         input.setAttribute("aria-label", cfg.label || "slider");
         const shown = el("span", "value");
         label.append(cfg.label || "", " ", shown);
