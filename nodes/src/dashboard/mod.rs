@@ -304,31 +304,40 @@ impl Registered {
 }
 
 /// The `topic`/`topicType` typed input widgets put on what they emit (FlowFuse's
-/// `appendTopic`): `topic` of type `msg` by default, i.e. the message's own topic.
-pub(crate) fn topic(cx: &BuildCtx<'_>) -> Result<TypedValue, ConfigError> {
-    if cx.raw().contains_key("topic") {
-        cx.typed("topic", "topicType", "msg")
-    } else {
-        TypedValue::compile("msg", &Json::String("topic".into()))
-            .map_err(|e| ConfigError::field("topic", e))
-    }
-}
+/// `appendTopic`). As in FlowFuse, a widget with neither setting leaves `msg.topic` alone.
+pub(crate) struct Topic(Option<TypedValue>);
 
-/// Sets `msg.topic` from the widget's topic setting; an empty result leaves it alone.
-pub(crate) fn apply_topic(
-    cx: &NodeCtx,
-    topic: &TypedValue,
-    msg: &mut Msg,
-) -> Result<(), NodeError> {
-    let value = cx
-        .eval(topic, Some(msg))
-        .map_err(|e| NodeError::new(e.to_string()).for_msg(msg.clone()))?;
-    match value {
-        Some(Value::Null) | None => {}
-        Some(Value::String(s)) if s.is_empty() => {}
-        Some(v) => msg.insert("topic", v),
+impl Topic {
+    pub(crate) fn read(cx: &BuildCtx<'_>) -> Result<Self, ConfigError> {
+        let set = |key: &str| cx.raw().get(key).and_then(Json::as_str).is_some_and(|s| !s.is_empty());
+        Ok(Self(if set("topic") {
+            Some(cx.typed("topic", "topicType", "msg")?)
+        } else if set("topicType") {
+            // A type without a value names nothing: the topic is empty.
+            Some(
+                TypedValue::compile("str", &Json::String(String::new()))
+                    .map_err(|e| ConfigError::field("topic", e))?,
+            )
+        } else {
+            None
+        }))
     }
-    Ok(())
+
+    /// Sets `msg.topic` from the setting; as FlowFuse's `appendTopic`, a value that is
+    /// not truthy (none, `""`, `null`, 0, false) makes it `""`.
+    pub(crate) fn apply(&self, cx: &NodeCtx, msg: &mut Msg) -> Result<(), NodeError> {
+        let Some(topic) = &self.0 else {
+            return Ok(());
+        };
+        let value = cx
+            .eval(topic, Some(msg))
+            .map_err(|e| NodeError::new(e.to_string()).for_msg(msg.clone()))?;
+        match value {
+            Some(v) if v.is_truthy() => msg.insert("topic", v),
+            _ => msg.insert("topic", Value::String(String::new())),
+        }
+        Ok(())
+    }
 }
 
 /// A number for the page: whole numbers stay integers in the JSON.

@@ -6,7 +6,7 @@
 //!
 //! A flow message whose `msg.payload` is a number (or text `Number()` reads as one) moves
 //! the slider: the page gets `{"value": n}` (also the state); with `passthru` the message
-//! then passes on. Another payload is an error for Catch nodes; a message without payload
+//! then passes on, with the topic setting applied (as FlowFuse's default input handler). Another payload is an error for Catch nodes; a message without payload
 //! only passes on (with `passthru`).
 //!
 //! A move on the page (hub input `{"value": n}`) sets the state, tells every page, and
@@ -16,7 +16,6 @@
 //! `.min`, `.max`, `.step` (a range whose max is not above its min, or a step not above 0,
 //! is refused); a move while disabled is ignored.
 
-use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Event, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value,
     async_trait,
@@ -24,7 +23,7 @@ use ferrite_runtime::{
 use serde_json::{Value as Json, json};
 
 use super::{
-    Dynamic, Prop, Widget, apply_topic, flag, json_number, min_max, number, text, topic,
+    Dynamic, Prop, Widget, flag, json_number, min_max, number, text, Topic,
 };
 
 /// The `msg.ui_update` keys a slider takes.
@@ -61,7 +60,7 @@ pub const DEF: NodeDef = NodeDef {
 
 struct Slider {
     widget: Widget,
-    topic: TypedValue,
+    topic: Topic,
     passthru: bool,
     state: Json,
 }
@@ -79,7 +78,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         "height": json_number(number(config, "height", 0.0)?),
     });
     Ok(Box::new(Slider {
-        topic: topic(cx)?,
+        topic: Topic::read(cx)?,
         passthru: flag(config, "passthru", false),
         widget: Widget::new(cx, "ui-slider", look)?,
         state: Json::Null,
@@ -110,7 +109,7 @@ impl Node for Slider {
         Ok(())
     }
 
-    async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+    async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
         self.widget.update(cx, &msg, DYNAMIC, check)?;
         if let Some(payload) = msg.payload() {
             let Some(n) = numeric(payload) else {
@@ -120,6 +119,8 @@ impl Node for Slider {
             self.set(n, cx);
         }
         if self.passthru {
+            // FlowFuse's default input handler puts the topic setting on what passes.
+            self.topic.apply(cx, &mut msg)?;
             cx.send(msg).await;
         }
         Ok(())
@@ -139,7 +140,7 @@ impl Node for Slider {
             ));
         };
         msg.insert("payload", Value::Float(n));
-        apply_topic(cx, &self.topic, &mut msg)?;
+        self.topic.apply(cx, &mut msg)?;
         self.set(n, cx);
         cx.send(msg).await;
         Ok(())

@@ -25,7 +25,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Dynamic, Prop, Widget, apply_topic, flag, json_number, number, text, topic};
+use super::{Dynamic, Prop, Widget, flag, json_number, number, text, Topic};
 
 /// The `msg.ui_update` keys a switch takes.
 const DYNAMIC: &[Dynamic] = &[Dynamic("label", "label", Prop::Text)];
@@ -44,7 +44,7 @@ struct Switch {
     off_typed: TypedValue,
     /// The evaluated on and off values.
     values: (Value, Value),
-    topic: TypedValue,
+    topic: Topic,
     passthru: bool,
     state: Json,
 }
@@ -68,7 +68,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         on_typed: value("onvalue", "onvalueType", true)?,
         off_typed: value("offvalue", "offvalueType", false)?,
         values: (Value::Bool(true), Value::Bool(false)),
-        topic: topic(cx)?,
+        topic: Topic::read(cx)?,
         passthru: flag(config, "passthru", false),
         widget: Widget::new(cx, "ui-switch", look)?,
         state: Json::Null,
@@ -147,7 +147,7 @@ impl Node for Switch {
         };
         let value = if on { &self.values.0 } else { &self.values.1 };
         msg.insert("payload", value.clone());
-        apply_topic(cx, &self.topic, &mut msg)?;
+        self.topic.apply(cx, &mut msg)?;
         self.set(on, cx).await;
         cx.send(msg).await;
         Ok(())
