@@ -24,8 +24,9 @@
 //!
 //! On the dashboard hub: item kind `ui-chart`, config per the issue 8 contract, state
 //! `{"series": {name: [[x, y], ...]}}`, live msgs `{"action", "points": [{series, x, y}]}`.
-//! Points on a time axis are recorded as history series `ui-chart:<id>:<series>`; at start
-//! the node loads its window (`removeOlder`, then `removeOlderPoints`) back from the store.
+//! Points are recorded as history series `ui-chart:<id>:<series>` (a time axis: y at x;
+//! linear and category axes: `[x, y]` as text at the arrival time); at start the node loads
+//! its window (`removeOlder` on time axes, then `removeOlderPoints`) back from the store.
 //! The window is a queue per series, pruned from the front, so a message costs the same
 //! however many points the window holds; the hub reads it as the item's state only when a
 //! page connects (`UiHub::register_live`).
@@ -305,6 +306,17 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     }))
 }
 
+/// A point a linear or category chart recorded: `[x, y]` as JSON text.
+fn recorded_point(value: Option<HistoryValue>) -> Option<(Json, f64)> {
+    let Some(HistoryValue::Text(text)) = value else {
+        return None;
+    };
+    match serde_json::from_str::<Json>(&text).ok()? {
+        Json::Array(pair) if pair.len() == 2 => Some((pair[0].clone(), pair[1].as_f64()?)),
+        _ => None,
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -469,12 +481,9 @@ impl UiChart {
         let Some(store) = self.store.clone() else {
             return Ok(());
         };
-        if !self.time_axis {
-            return Ok(());
-        }
         let prefix = self.history_prefix();
         let max_age_ms = self.window().max_age_ms;
-        let from_ms = if max_age_ms > 0 {
+        let from_ms = if self.time_axis && max_age_ms > 0 {
             now_ms() - max_age_ms
         } else {
             i64::MIN
@@ -494,7 +503,13 @@ impl UiChart {
             let points = store.query(&query).await.map_err(|e| e.to_string())?;
             let points: VecDeque<(Json, f64)> = points
                 .into_iter()
-                .filter_map(|p| p.avg.map(|y| (json!(p.ts_ms), y)))
+                .filter_map(|p| {
+                    if self.time_axis {
+                        p.avg.map(|y| (json!(p.ts_ms), y))
+                    } else {
+                        recorded_point(p.last)
+                    }
+                })
                 .collect();
             if !points.is_empty() {
                 loaded.push((series.to_owned(), points));
@@ -564,14 +579,19 @@ impl Node for UiChart {
             window.prune(cutoff);
         }
         for (series, x, y) in &points {
-            if let (true, Some(store), Some(ts)) = (self.time_axis, &self.store, x.as_f64()) {
-                let name = format!("{}{series}", self.history_prefix());
-                if let Err(e) = store
-                    .record_wait(&name, ts as i64, HistoryValue::Number(*y))
-                    .await
-                {
-                    failed = Some(e.to_string());
-                }
+            let Some(store) = &self.store else {
+                break;
+            };
+            // A time axis records y at x; other axes record `[x, y]` at the arrival time,
+            // so their points come back in the order they came.
+            let (ts, value) = match (self.time_axis, x.as_f64()) {
+                (true, Some(ts)) => (ts as i64, HistoryValue::Number(*y)),
+                (true, None) => continue,
+                (false, _) => (now_ms(), HistoryValue::Text(json!([x, y]).to_string())),
+            };
+            let name = format!("{}{series}", self.history_prefix());
+            if let Err(e) = store.record_wait(&name, ts, value).await {
+                failed = Some(e.to_string());
             }
         }
         if cx.ui().has_pages() {

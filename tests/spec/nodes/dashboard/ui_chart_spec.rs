@@ -370,3 +370,36 @@ async fn a_page_opened_later_sees_points_sent_while_none_was_open() {
     );
     flow.unload().await;
 }
+
+/// Linear and category charts are back-filled after a restart too, in the order their
+/// points came, within removeOlderPoints.
+#[tokio::test]
+async fn linear_and_category_charts_are_back_filled_after_a_restart() {
+    for (axis, xs) in [
+        ("linear", [json!(3), json!(1.5), json!(2)]),
+        ("category", [json!("mon"), json!("tue"), json!("wed")]),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = json!({"xAxisType": axis, "removeOlderPoints": 2});
+        {
+            let mut flow = load(&dir, config.clone()).await;
+            let mut hub = flow.runtime().ui().subscribe();
+            for (k, x) in xs.iter().enumerate() {
+                send(
+                    &mut flow,
+                    &mut hub,
+                    json!({"payload": [{"x": x, "y": k}], "topic": "a"}),
+                )
+                .await;
+            }
+            flow.unload().await;
+        }
+        let flow = load(&dir, config).await;
+        assert_eq!(
+            item(&flow).await.state,
+            json!({"series": {"a": [[xs[1], 1.0], [xs[2], 2.0]]}}),
+            "{axis}"
+        );
+        flow.unload().await;
+    }
+}
