@@ -219,6 +219,21 @@
         const series = new Map();
         const maxAgeMs = num(cfg.removeOlderMs, 0);
         const maxPoints = num(cfg.removeOlderPoints, 0);
+        // A category axis draws its x values (text) at 0, 1, 2, ... in first-seen order.
+        const category = cfg.xAxisType === "category";
+        const cats = [];
+        const catAt = new Map();
+        const xOf = (x) => {
+            if (!category) return num(x, null);
+            const key = String(x);
+            let i = catAt.get(key);
+            if (i === undefined) {
+                i = cats.length;
+                cats.push(key);
+                catAt.set(key, i);
+            }
+            return i;
+        };
         let listener = null;
         const add = (name, x, y) => {
             let s = series.get(name);
@@ -242,7 +257,7 @@
         for (const [name, points] of Object.entries(initial)) {
             const s = { xs: new Array(points.length), ys: new Array(points.length) };
             for (let i = 0; i < points.length; i++) {
-                s.xs[i] = points[i][0];
+                s.xs[i] = xOf(points[i][0]);
                 s.ys[i] = points[i][1];
             }
             series.set(name, s);
@@ -250,11 +265,16 @@
         prune();
         return {
             series,
+            cats,
             listen(fn) { listener = fn; },
             apply(msg) {
-                if (msg.action === "clear" || msg.action === "replace") series.clear();
+                if (msg.action === "clear" || msg.action === "replace") {
+                    series.clear();
+                    cats.length = 0;
+                    catAt.clear();
+                }
                 for (const p of msg.points || []) {
-                    const x = num(p.x, null);
+                    const x = xOf(p.x);
                     const y = num(p.y, null);
                     if (x !== null && y !== null) add(String(p.series ?? ""), x, y);
                 }
@@ -303,7 +323,7 @@
         return null;
     }
 
-    function chartOptions(cfg, names, width, height) {
+    function chartOptions(cfg, cats, names, width, height) {
         const colors = Array.isArray(cfg.colors) && cfg.colors.length ? cfg.colors : PALETTE;
         const kind = cfg.chartType || "line";
         const ymin = num(cfg.ymin, null);
@@ -316,10 +336,21 @@
             legend: { show: cfg.showLegend !== false },
             cursor: { drag: { x: true, y: false } },
             scales: {
-                x: { time: (cfg.xAxisType || "time") === "time" },
+                x: cfg.xAxisType === "category"
+                    ? { time: false, range: () => [-0.5, Math.max(cats.length, 1) - 0.5] }
+                    : { time: (cfg.xAxisType || "time") === "time" },
                 y: { range: (u, min, max) => [ymin ?? min, ymax ?? max] },
             },
-            axes: [{ label: cfg.xAxisLabel || undefined }, { label: cfg.yAxisLabel || undefined }],
+            axes: [
+                cfg.xAxisType === "category"
+                    ? {
+                        label: cfg.xAxisLabel || undefined,
+                        splits: () => cats.map((_, i) => i),
+                        values: (u, splits) => splits.map((i) => cats[i] ?? ""),
+                    }
+                    : { label: cfg.xAxisLabel || undefined },
+                { label: cfg.yAxisLabel || undefined },
+            ],
             series: [{}].concat(names.map((name, i) => {
                 const color = colors[i % colors.length];
                 return {
@@ -370,7 +401,7 @@
             }
             names = now.join("\u0000");
             const { width, height } = size();
-            plot = new uPlot(chartOptions(item.config, now, width, height), data, box);
+            plot = new uPlot(chartOptions(item.config, store.cats, now, width, height), data, box);
             plots.push(plot);
         };
         // Live points are drawn once per frame, however many messages the frame brought.
