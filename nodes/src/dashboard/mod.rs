@@ -139,7 +139,10 @@ pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, J
             (Prop::Number, Value::Int(_) | Value::Float(_) | Value::String(_)) => {
                 let n = v.to_number();
                 if !n.is_finite() {
-                    return Err(format!("msg.ui_update.{name}: {} is not a number", v.to_js_string()));
+                    return Err(format!(
+                        "msg.ui_update.{name}: {} is not a number",
+                        v.to_js_string()
+                    ));
                 }
                 json_number(n)
             }
@@ -154,7 +157,10 @@ pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, J
                 ));
             }
             _ => {
-                return Err(format!("msg.ui_update.{name}: {} is not text", v.to_js_string()));
+                return Err(format!(
+                    "msg.ui_update.{name}: {} is not text",
+                    v.to_js_string()
+                ));
             }
         };
         patch.insert((*key).to_owned(), value);
@@ -165,9 +171,12 @@ pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, J
 /// Whether `msg` carries nothing but dynamic properties (FlowFuse's `hasExtraProps`
 /// false): such a message changes how a widget looks, not what it shows.
 pub(crate) fn only_dynamic(msg: &Msg) -> bool {
-    msg.map()
-        .keys()
-        .all(|k| matches!(k.as_str(), "_msgid" | "ui_update" | "class" | "visible" | "enabled"))
+    msg.map().keys().all(|k| {
+        matches!(
+            k.as_str(),
+            "_msgid" | "ui_update" | "class" | "visible" | "enabled"
+        )
+    })
 }
 
 /// Merges `patch` into an item's `config` and into its hub item, so open pages redraw it.
@@ -309,7 +318,12 @@ pub(crate) struct Topic(Option<TypedValue>);
 
 impl Topic {
     pub(crate) fn read(cx: &BuildCtx<'_>) -> Result<Self, ConfigError> {
-        let set = |key: &str| cx.raw().get(key).and_then(Json::as_str).is_some_and(|s| !s.is_empty());
+        let set = |key: &str| {
+            cx.raw()
+                .get(key)
+                .and_then(Json::as_str)
+                .is_some_and(|s| !s.is_empty())
+        };
         Ok(Self(if set("topic") {
             Some(cx.typed("topic", "topicType", "msg")?)
         } else if set("topicType") {

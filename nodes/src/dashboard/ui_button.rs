@@ -25,9 +25,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{
-    Dynamic, Prop, Widget, flag, json_number, number, only_dynamic, text, Topic,
-};
+use super::{Dynamic, Prop, Topic, Widget, flag, json_number, number, only_dynamic, text};
 
 /// The `msg.ui_update` keys a button takes.
 const DYNAMIC: &[Dynamic] = &[

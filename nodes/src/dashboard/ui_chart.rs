@@ -530,7 +530,12 @@ impl Node for UiChart {
         let window = Arc::clone(&self.window);
         cx.ui().register_live(
             self.item.clone(),
-            Arc::new(move || window.lock().unwrap_or_else(PoisonError::into_inner).state()),
+            Arc::new(move || {
+                window
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .state()
+            }),
         );
         loaded.map_err(|e| NodeError::new(format!("could not load the chart's history: {e}")))
     }

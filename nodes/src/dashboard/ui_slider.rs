@@ -22,9 +22,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{
-    Dynamic, Prop, Widget, flag, json_number, min_max, number, text, Topic,
-};
+use super::{Dynamic, Prop, Topic, Widget, flag, json_number, min_max, number, text};
 
 /// The `msg.ui_update` keys a slider takes.
 const DYNAMIC: &[Dynamic] = &[

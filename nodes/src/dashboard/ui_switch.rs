@@ -25,7 +25,7 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Dynamic, Prop, Widget, flag, json_number, number, text, Topic};
+use super::{Dynamic, Prop, Topic, Widget, flag, json_number, number, text};
 
 /// The `msg.ui_update` keys a switch takes.
 const DYNAMIC: &[Dynamic] = &[Dynamic("label", "label", Prop::Text)];

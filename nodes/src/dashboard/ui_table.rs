@@ -84,7 +84,11 @@ fn maxrows(given: Option<&Json>) -> u64 {
         }
         _ => 0.0,
     };
-    if n.is_finite() && n > 0.0 { n.trunc() as u64 } else { 0 }
+    if n.is_finite() && n > 0.0 {
+        n.trunc() as u64
+    } else {
+        0
+    }
 }
 
 fn columns(given: Option<&Json>) -> Result<Vec<Json>, ConfigError> {

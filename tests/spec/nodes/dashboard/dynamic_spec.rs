@@ -122,7 +122,12 @@ async fn a_sliders_range_follows_ui_update_and_a_bad_range_is_refused() {
     .await;
     let config = item(&flow, "sl").config;
     assert_eq!(
-        [&config["min"], &config["max"], &config["step"], &config["label"]],
+        [
+            &config["min"],
+            &config["max"],
+            &config["step"],
+            &config["label"]
+        ],
         [&json!(5), &json!(50), &json!(5), &json!("Speed")]
     );
     flow.receive("sl", json!({"ui_update": {"min": 60}})).await;
@@ -208,7 +213,10 @@ async fn a_charts_label_follows_ui_update_and_such_a_message_plots_nothing() {
     next(&mut flow, "out").await;
     let chart = item(&flow, "c");
     assert_eq!(
-        (chart.config["label"].clone(), chart.config["visible"].clone()),
+        (
+            chart.config["label"].clone(),
+            chart.config["visible"].clone()
+        ),
         (json!("Flow"), json!(false))
     );
     assert_eq!(chart.state, json!({"series": {}}));

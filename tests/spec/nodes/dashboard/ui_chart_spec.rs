@@ -324,10 +324,7 @@ async fn no_point_beyond_remove_older_points_survives() {
         .await;
     }
     let expected: Vec<Json> = (9_950..10_050).map(|k| json!([k, k as f64])).collect();
-    assert_eq!(
-        item(&flow).await.state,
-        json!({"series": {"a": expected}})
-    );
+    assert_eq!(item(&flow).await.state, json!({"series": {"a": expected}}));
     flow.unload().await;
 }
 
