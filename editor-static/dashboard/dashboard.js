@@ -179,6 +179,8 @@
             if (item.config.visible === false) continue;
             const cell = el("div", "widget " + item.kind.replace(/^ui-/, ""));
             if (!isEnabled(item)) cell.classList.add("disabled");
+            // msg.class: the flow author's CSS classes, as FlowFuse puts them on the widget.
+            if (typeof item.config.class === "string") cell.classList.add(...item.config.class.split(/\s+/).filter(Boolean));
             const w = num(item.config.width, 0);
             cell.style.setProperty("--ww", w > 0 ? Math.min(w, width) : width);
             const h = num(item.config.height, 0);

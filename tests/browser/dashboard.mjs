@@ -87,6 +87,7 @@ async function desktop(browser, url, dir, complaints) {
     await step("a hidden widget is not drawn and a disabled button cannot be pressed", async () => {
         if (await page.locator(".text .value", { hasText: "Hidden text" }).count() !== 0) throw new Error("the hidden text is shown");
         if (!(await page.getByRole("button", { name: "Locked" }).isDisabled())) throw new Error("the disabled button is enabled");
+        await page.locator(".widget.disabled.locked-by-flow").waitFor();
     });
     await step("the table shows its rows in pages of maxrows", async () => {
         await page.locator(".table .pager", { hasText: "1 / 2" }).waitFor();

@@ -7,7 +7,8 @@
 //! in, so the page never guesses; this module has the readers those nodes share.
 //!
 //! Dynamic properties, as FlowFuse's: any widget takes `msg.enabled` (false: its inputs
-//! are disabled) and `msg.visible` (false: hidden), and each its own `msg.ui_update` keys
+//! are disabled), `msg.visible` (false: hidden) and `msg.class` or `msg.ui_update.class`
+//! (CSS classes the page puts on it), and each its own `msg.ui_update` keys
 //! (a new label, range, ...). They are merged into the item's config on the hub, where a
 //! page reloaded later finds them, as FlowFuse keeps them in its state store; a page
 //! input for a disabled widget is ignored.
@@ -114,9 +115,9 @@ pub(crate) enum Prop {
 /// is read.
 pub(crate) struct Dynamic(pub &'static str, pub &'static str, pub Prop);
 
-/// The config keys `msg` sets dynamically: `enabled` and `visible` (as flags, any
-/// widget) and the `msg.ui_update` keys in `keys`; other `ui_update` keys are ignored,
-/// as FlowFuse ignores them. A value that cannot be read is an error naming it.
+/// The config keys `msg` sets dynamically: `enabled` and `visible` (as flags) and `class`
+/// (any widget), and the `msg.ui_update` keys in `keys`; other `ui_update` keys are
+/// ignored, as FlowFuse ignores them. A value that cannot be read is an error naming it.
 pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, Json>, String> {
     let mut patch = Map::new();
     for key in ["enabled", "visible"] {
@@ -124,7 +125,22 @@ pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, J
             patch.insert(key.to_owned(), Json::Bool(v.is_truthy()));
         }
     }
-    let Some(Value::Object(updates)) = msg.get("ui_update") else {
+    let updates = match msg.get("ui_update") {
+        Some(Value::Object(updates)) => Some(updates),
+        _ => None,
+    };
+    // FlowFuse reads `msg.class` first, then `msg.ui_update.class`.
+    let class = msg
+        .get("class")
+        .or_else(|| updates.and_then(|u| u.get("class")));
+    match class {
+        Some(Value::String(class)) => {
+            patch.insert("class".to_owned(), Json::String(class.clone()));
+        }
+        Some(other) => return Err(format!("msg.class: {} is not text", other.to_js_string())),
+        None => {}
+    }
+    let Some(updates) = updates else {
         return Ok(patch);
     };
     for Dynamic(name, key, prop) in keys {

@@ -149,7 +149,7 @@ fn fill_hub(dash: &Dashboard) {
             "locked1",
             "ui-button",
             json!({"label": "Locked", "color": "", "bgcolor": "", "icon": "", "tooltip": "",
-                "width": 0, "height": 0, "enabled": false}),
+                "width": 0, "height": 0, "enabled": false, "class": "locked-by-flow"}),
             Json::Null,
         ),
     ] {

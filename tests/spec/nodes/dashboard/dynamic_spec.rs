@@ -224,6 +224,32 @@ async fn a_charts_label_follows_ui_update_and_such_a_message_plots_nothing() {
     flow.unload().await;
 }
 
+/// msg.class, or msg.ui_update.class, gives a widget CSS classes; one that is not text is refused
+#[tokio::test]
+async fn msg_class_gives_a_widget_css_classes() {
+    let (mut flow, mut pages) =
+        load(json!([{"id": "t", "type": "ui-text", "group": "group"}])).await;
+    update(
+        &mut flow,
+        &mut pages,
+        "t",
+        json!({"ui_update": {"class": "alarm big"}}),
+    )
+    .await;
+    assert_eq!(item(&flow, "t").config["class"], json!("alarm big"));
+    update(
+        &mut flow,
+        &mut pages,
+        "t",
+        json!({"class": "calm", "ui_update": {"class": "ignored"}}),
+    )
+    .await;
+    assert_eq!(item(&flow, "t").config["class"], json!("calm"));
+    flow.receive("t", json!({"class": 5})).await;
+    caught(&mut flow, "msg.class").await;
+    flow.unload().await;
+}
+
 /// a table takes msg.enabled and msg.visible
 #[tokio::test]
 async fn a_table_takes_enabled_and_visible() {
