@@ -109,6 +109,8 @@ pub(crate) enum Prop {
     Number,
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// Read by the widget's own reader, as its build reads the key.
+    Custom(fn(&Value) -> Result<Json, String>),
 }
 
 /// A `msg.ui_update` key a widget takes: FlowFuse's name, the config key it sets, how it
@@ -165,6 +167,7 @@ pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, J
             (Prop::OneOf(words), Value::String(s)) if words.contains(&s.as_str()) => {
                 Json::String(s.clone())
             }
+            (Prop::Custom(read), v) => read(v).map_err(|e| format!("msg.ui_update.{name}: {e}"))?,
             (Prop::OneOf(words), _) => {
                 return Err(format!(
                     "msg.ui_update.{name}: {} is not one of {}",

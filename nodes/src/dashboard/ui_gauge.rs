@@ -15,7 +15,8 @@
 //!
 //! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.title`
 //! (or `.label`), `.gtype`, `.gstyle`, `.prefix`, `.suffix`, `.units`, `.min`, `.max` (a
-//! max not above the min is refused; later values are clamped to the new range).
+//! max not above the min is refused; later values are clamped to the new range),
+//! `.segments` (read as the setting: sorted, each with `from` and `color`).
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
@@ -36,7 +37,13 @@ const DYNAMIC: &[Dynamic] = &[
     Dynamic("units", "units", Prop::Text),
     Dynamic("min", "min", Prop::Number),
     Dynamic("max", "max", Prop::Number),
+    Dynamic("segments", "segments", Prop::Custom(dynamic_segments)),
 ];
+
+/// `msg.ui_update.segments`, read as the `segments` setting is.
+fn dynamic_segments(given: &Value) -> Result<Json, String> {
+    segments(Some(&given.to_json())).map_err(|e| e.to_string())
+}
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-gauge",

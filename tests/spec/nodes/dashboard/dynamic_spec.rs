@@ -168,6 +168,21 @@ async fn a_gauges_range_and_title_follow_ui_update() {
     flow.receive("g", json!({"ui_update": {"gtype": "dial"}}))
         .await;
     caught(&mut flow, "gtype").await;
+    update(
+        &mut flow,
+        &mut pages,
+        "g",
+        json!({"ui_update": {"segments": [{"from": 50, "color": "red"}, {"from": "0", "color": "green"}]}}),
+    )
+    .await;
+    next(&mut flow, "out").await;
+    assert_eq!(
+        item(&flow, "g").config["segments"],
+        json!([{"from": 0, "color": "green"}, {"from": 50, "color": "red"}])
+    );
+    flow.receive("g", json!({"ui_update": {"segments": [{"from": 1}]}}))
+        .await;
+    caught(&mut flow, "has no color").await;
     flow.unload().await;
 }
 
