@@ -3,7 +3,8 @@
 //! Config read: `group` (a `ui-group`, required), `order`, `width`, `height` (default 0),
 //! `label` (default "switch"), `onvalue`/`onvalueType` (default `true` bool),
 //! `offvalue`/`offvalueType` (default `false` bool), `topic`/`topicType` (default
-//! `msg.topic`), `passthru` (default false). The on/off values are evaluated once, at start.
+//! `msg.topic`), `passthru` (default false), `decouple` (default false; used without
+//! `passthru`). The on/off values are evaluated once, at start.
 //!
 //! A flow message sets the switch: `msg.payload` equal to the on value (or `true`) turns it
 //! on, equal to the off value (or `false`) off; it becomes the value itself and the page gets
@@ -14,6 +15,8 @@
 //!
 //! A toggle on the page (hub input `{"on": bool}`) sets the state, tells every page, and
 //! emits the message with `msg.payload` the on or off value and the topic setting applied.
+//! With `decouple` (and no `passthru`), as FlowFuse's indicator mode, it only emits: the
+//! switch shows what the flow sends it, so the pages are told its unchanged position.
 //!
 //! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.label`;
 //! a toggle while disabled is ignored.
@@ -46,6 +49,8 @@ struct Switch {
     values: (Value, Value),
     topic: Topic,
     passthru: bool,
+    /// The page's toggle only emits; the position follows flow messages.
+    decouple: bool,
     state: Json,
 }
 
@@ -70,6 +75,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         values: (Value::Bool(true), Value::Bool(false)),
         topic: Topic::read(cx)?,
         passthru: flag(config, "passthru", false),
+        decouple: flag(config, "decouple", false) && !flag(config, "passthru", false),
         widget: Widget::new(cx, "ui-switch", look)?,
         state: Json::Null,
     }))
@@ -148,7 +154,17 @@ impl Node for Switch {
         let value = if on { &self.values.0 } else { &self.values.1 };
         msg.insert("payload", value.clone());
         self.topic.apply(cx, &mut msg)?;
-        self.set(on, cx).await;
+        if self.decouple {
+            // The page flipped its own switch: put it back where the flow left it.
+            let on = self
+                .state
+                .get("on")
+                .and_then(Json::as_bool)
+                .unwrap_or(false);
+            cx.ui().send(cx.id(), json!({"on": on}), None);
+        } else {
+            self.set(on, cx).await;
+        }
         cx.send(msg).await;
         Ok(())
     }

@@ -132,6 +132,22 @@ async fn a_switch_set_by_a_flow_message_shows_it_and_passes_on_only_with_passthr
     flow.unload().await;
 }
 
+/// a decoupled switch toggled on the page emits but keeps the position the flow set, and tells the pages so
+#[tokio::test]
+async fn a_decoupled_switch_emits_but_keeps_the_position_the_flow_set() {
+    let (mut flow, mut pages) = load(json!([
+        {"id": "s", "type": "ui-switch", "group": "group", "decouple": true, "wires": [["out"]]},
+    ]))
+    .await;
+    flow.receive("s", json!({"payload": true})).await;
+    assert_eq!(page_msg(&mut pages, "s").await, json!({"on": true}));
+    input(&flow, "s", json!({"on": false}));
+    assert_eq!(next(&mut flow, "out").await["payload"], json!(false));
+    assert_eq!(page_msg(&mut pages, "s").await, json!({"on": true}));
+    assert_eq!(item(&flow, "s").state, json!({"on": true}));
+    flow.unload().await;
+}
+
 /// a switch given a payload that is neither its on nor its off value reports it
 #[tokio::test]
 async fn a_switch_given_an_unknown_payload_reports_it() {
