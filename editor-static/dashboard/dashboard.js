@@ -77,7 +77,11 @@
         b.classList.toggle("shown", !!text);
     }
 
+    const isEnabled = (item) => item.config.enabled !== false;
+
     function sendInput(id, msg) {
+        const item = items.get(id);
+        if (item && !isEnabled(item)) return;
         if (!socket || socket.readyState !== WebSocket.OPEN) {
             toast({ text: "Not connected: the input was not sent", kind: "warning" }, {});
             return;
@@ -170,7 +174,13 @@
         box.append(grid);
         for (const item of childrenOf(group.id)) {
             if (item.kind === "ui-notification") continue;
+            // FlowFuse's dynamic properties: msg.visible false hides a widget, msg.enabled
+            // false greys it out and stops its inputs.
+            if (item.config.visible === false) continue;
             const cell = el("div", "widget " + item.kind.replace(/^ui-/, ""));
+            if (!isEnabled(item)) cell.classList.add("disabled");
+            // msg.class: the flow author's CSS classes, as FlowFuse puts them on the widget.
+            if (typeof item.config.class === "string") cell.classList.add(...item.config.class.split(/\s+/).filter(Boolean));
             const w = num(item.config.width, 0);
             cell.style.setProperty("--ww", w > 0 ? Math.min(w, width) : width);
             const h = num(item.config.height, 0);
@@ -211,6 +221,21 @@
         const series = new Map();
         const maxAgeMs = num(cfg.removeOlderMs, 0);
         const maxPoints = num(cfg.removeOlderPoints, 0);
+        // A category axis draws its x values (text) at 0, 1, 2, ... in first-seen order.
+        const category = cfg.xAxisType === "category";
+        const cats = [];
+        const catAt = new Map();
+        const xOf = (x) => {
+            if (!category) return num(x, null);
+            const key = String(x);
+            let i = catAt.get(key);
+            if (i === undefined) {
+                i = cats.length;
+                cats.push(key);
+                catAt.set(key, i);
+            }
+            return i;
+        };
         let listener = null;
         const add = (name, x, y) => {
             let s = series.get(name);
@@ -234,7 +259,7 @@
         for (const [name, points] of Object.entries(initial)) {
             const s = { xs: new Array(points.length), ys: new Array(points.length) };
             for (let i = 0; i < points.length; i++) {
-                s.xs[i] = points[i][0];
+                s.xs[i] = xOf(points[i][0]);
                 s.ys[i] = points[i][1];
             }
             series.set(name, s);
@@ -242,11 +267,16 @@
         prune();
         return {
             series,
+            cats,
             listen(fn) { listener = fn; },
             apply(msg) {
-                if (msg.action === "clear" || msg.action === "replace") series.clear();
+                if (msg.action === "clear" || msg.action === "replace") {
+                    series.clear();
+                    cats.length = 0;
+                    catAt.clear();
+                }
                 for (const p of msg.points || []) {
-                    const x = num(p.x, null);
+                    const x = xOf(p.x);
                     const y = num(p.y, null);
                     if (x !== null && y !== null) add(String(p.series ?? ""), x, y);
                 }
@@ -295,7 +325,7 @@
         return null;
     }
 
-    function chartOptions(cfg, names, width, height) {
+    function chartOptions(cfg, cats, names, width, height) {
         const colors = Array.isArray(cfg.colors) && cfg.colors.length ? cfg.colors : PALETTE;
         const kind = cfg.chartType || "line";
         const ymin = num(cfg.ymin, null);
@@ -308,10 +338,21 @@
             legend: { show: cfg.showLegend !== false },
             cursor: { drag: { x: true, y: false } },
             scales: {
-                x: { time: (cfg.xAxisType || "time") === "time" },
+                x: cfg.xAxisType === "category"
+                    ? { time: false, range: () => [-0.5, Math.max(cats.length, 1) - 0.5] }
+                    : { time: (cfg.xAxisType || "time") === "time" },
                 y: { range: (u, min, max) => [ymin ?? min, ymax ?? max] },
             },
-            axes: [{ label: cfg.xAxisLabel || undefined }, { label: cfg.yAxisLabel || undefined }],
+            axes: [
+                cfg.xAxisType === "category"
+                    ? {
+                        label: cfg.xAxisLabel || undefined,
+                        splits: () => cats.map((_, i) => i),
+                        values: (u, splits) => splits.map((i) => cats[i] ?? ""),
+                    }
+                    : { label: cfg.xAxisLabel || undefined },
+                { label: cfg.yAxisLabel || undefined },
+            ],
             series: [{}].concat(names.map((name, i) => {
                 const color = colors[i % colors.length];
                 return {
@@ -362,7 +403,7 @@
             }
             names = now.join("\u0000");
             const { width, height } = size();
-            plot = new uPlot(chartOptions(item.config, now, width, height), data, box);
+            plot = new uPlot(chartOptions(item.config, store.cats, now, width, height), data, box);
             plots.push(plot);
         };
         // Live points are drawn once per frame, however many messages the frame brought.
@@ -465,11 +506,29 @@
         cell.classList.add("table");
         if (cfg.label) cell.append(el("div", "label", cfg.label));
         const table = el("table");
-        cell.append(table);
+        // maxrows is rows per page, as FlowFuse paginates: no row is ever left out.
+        const pager = el("div", "pager");
+        const prev = el("button", "", "\u2039");
+        const next = el("button", "", "\u203a");
+        const where = el("span");
+        prev.type = next.type = "button";
+        prev.setAttribute("aria-label", "Previous page");
+        next.setAttribute("aria-label", "Next page");
+        pager.append(prev, where, next);
+        cell.append(table, pager);
+        let pageNo = 1;
+        prev.addEventListener("click", () => { pageNo -= 1; show(); });
+        next.addEventListener("click", () => { pageNo += 1; show(); });
         const show = () => {
             let rows = (item.state && Array.isArray(item.state.rows)) ? item.state.rows : [];
-            const maxrows = num(cfg.maxrows, 0);
-            if (maxrows > 0) rows = rows.slice(0, maxrows);
+            const maxrows = Math.floor(num(cfg.maxrows, 0));
+            const pagesOf = maxrows > 0 ? Math.max(Math.ceil(rows.length / maxrows), 1) : 1;
+            pageNo = Math.min(Math.max(pageNo, 1), pagesOf);
+            pager.hidden = pagesOf <= 1;
+            prev.disabled = pageNo <= 1;
+            next.disabled = pageNo >= pagesOf;
+            where.textContent = `${pageNo} / ${pagesOf}`;
+            if (maxrows > 0) rows = rows.slice((pageNo - 1) * maxrows, pageNo * maxrows);
             let columns = Array.isArray(cfg.columns) && cfg.columns.length ? cfg.columns : null;
             if (!columns) {
                 const keys = new Set();
@@ -501,6 +560,7 @@
         if (cfg.bgcolor) button.style.background = cfg.bgcolor;
         if (cfg.color) button.style.color = cfg.color;
         if (cfg.tooltip) button.title = cfg.tooltip;
+        button.disabled = !isEnabled(item);
         button.addEventListener("click", () => sendInput(item.id, {}));
         cell.append(button);
         return { update() {} };
@@ -510,6 +570,7 @@
         const input = el("input");
         input.type = "checkbox";
         input.setAttribute("role", "switch");
+        input.disabled = !isEnabled(item);
         input.setAttribute("aria-label", item.config.label || "switch");
         cell.append(el("span", "label", item.config.label || ""), input);
         input.addEventListener("change", () => sendInput(item.id, { on: input.checked }));
@@ -526,6 +587,7 @@
         input.min = num(cfg.min, 0);
         input.max = num(cfg.max, 10);
         input.step = num(cfg.step, 1);
+        input.disabled = !isEnabled(item);
         input.setAttribute("aria-label", cfg.label || "slider");
         const shown = el("span", "value");
         label.append(cfg.label || "", " ", shown);

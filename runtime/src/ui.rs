@@ -6,6 +6,10 @@
 //! that connects later must see (a gauge's last value, a chart's points). Pages listen to
 //! [`UiHub::subscribe`]; a node sends with [`UiHub::send`]; a page's input reaches the
 //! node as `Event::Message` through the [`EventSender`] it registered.
+//!
+//! A widget whose state is large and changes per message (a chart's window) registers
+//! with [`UiHub::register_live`]: the hub asks it for its state only when a page needs a
+//! snapshot, so a message costs the widget an append, not a copy of its whole state.
 
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +45,24 @@ pub struct UiItem {
     pub input: Option<EventSender>,
 }
 
+/// Reads a live item's current state; called for each snapshot, never per message.
+pub type StateFn = Arc<dyn Fn() -> Json + Send + Sync>;
+
+/// An item as the hub keeps it: a live item's `state` is read from `live` on snapshot.
+struct Entry {
+    item: UiItem,
+    live: Option<StateFn>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("item", &self.item)
+            .field("live", &self.live.is_some())
+            .finish()
+    }
+}
+
 /// What pages hear.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -65,7 +87,7 @@ pub enum UiError {
 /// The hub; one per runtime.
 #[derive(Debug)]
 pub struct UiHub {
-    items: Mutex<IndexMap<String, UiItem>>,
+    items: Mutex<IndexMap<String, Entry>>,
     tx: broadcast::Sender<Arc<UiEvent>>,
 }
 
@@ -86,8 +108,42 @@ impl UiHub {
 
     /// Adds or replaces an item (a node starting); pages are told to reload the layout.
     pub fn register(&self, item: UiItem) {
-        self.lock().insert(item.id.clone(), item);
+        self.insert(item, None);
+    }
+
+    /// Adds or replaces an item whose state `state` reads when a page needs a snapshot;
+    /// its [`send`](Self::send)s then carry no state.
+    pub fn register_live(&self, item: UiItem, state: StateFn) {
+        self.insert(item, Some(state));
+    }
+
+    fn insert(&self, item: UiItem, live: Option<StateFn>) {
+        self.lock().insert(item.id.clone(), Entry { item, live });
         let _ = self.tx.send(Arc::new(UiEvent::Layout));
+    }
+
+    /// Merges `patch` into item `id`'s config (a widget's dynamic properties: a new
+    /// label, range, `enabled` or `visible`); pages reload the layout only when something
+    /// changed, so a flow that repeats the same update costs nothing. Whether it changed.
+    pub fn update_config(&self, id: &str, patch: &serde_json::Map<String, Json>) -> bool {
+        let changed = {
+            let mut items = self.lock();
+            let Some(Json::Object(config)) = items.get_mut(id).map(|e| &mut e.item.config) else {
+                return false;
+            };
+            let mut changed = false;
+            for (key, value) in patch {
+                if config.get(key) != Some(value) {
+                    config.insert(key.clone(), value.clone());
+                    changed = true;
+                }
+            }
+            changed
+        };
+        if changed {
+            let _ = self.tx.send(Arc::new(UiEvent::Layout));
+        }
+        changed
     }
 
     /// Removes an item (a node closing).
@@ -98,12 +154,16 @@ impl UiHub {
     }
 
     /// Sends `msg` to the pages showing item `id`; with `state`, also what later pages
-    /// get for it.
+    /// get for it. Without `state` it takes no lock: the hot path of a live item.
     pub fn send(&self, id: &str, msg: Json, state: Option<Json>) {
         if let Some(state) = state
-            && let Some(item) = self.lock().get_mut(id)
+            && let Some(entry) = self.lock().get_mut(id)
         {
-            item.state = state;
+            entry.item.state = state;
+        }
+        if self.tx.receiver_count() == 0 {
+            // No page is open: a page that opens later takes a snapshot instead.
+            return;
         }
         let _ = self.tx.send(Arc::new(UiEvent::Msg {
             id: id.to_owned(),
@@ -111,9 +171,29 @@ impl UiHub {
         }));
     }
 
-    /// Every item, in registration order.
+    /// Whether any page listens: a widget may skip building live msgs nobody reads.
+    pub fn has_pages(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Every item, in registration order, live items with their current state.
     pub fn snapshot(&self) -> Vec<UiItem> {
-        self.lock().values().cloned().collect()
+        // Live states are read after the hub's lock is released: a widget may hold its
+        // own lock while it sends, and the two locks must never wait on each other.
+        let taken: Vec<(UiItem, Option<StateFn>)> = self
+            .lock()
+            .values()
+            .map(|e| (e.item.clone(), e.live.clone()))
+            .collect();
+        taken
+            .into_iter()
+            .map(|(mut item, live)| {
+                if let Some(live) = live {
+                    item.state = live();
+                }
+                item
+            })
+            .collect()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<UiEvent>> {
@@ -124,10 +204,12 @@ impl UiHub {
     pub fn input(&self, id: &str, msg: Msg) -> Result<(), UiError> {
         let sender = {
             let items = self.lock();
-            let item = items
+            let entry = items
                 .get(id)
                 .ok_or_else(|| UiError::UnknownItem(id.to_owned()))?;
-            item.input
+            entry
+                .item
+                .input
                 .clone()
                 .ok_or_else(|| UiError::NoInput(id.to_owned()))?
         };
@@ -138,7 +220,7 @@ impl UiHub {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, UiItem>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, Entry>> {
         self.items
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -197,5 +279,40 @@ mod tests {
             hub.input("g1", Msg::default()),
             Err(UiError::NoInput("g1".into()))
         );
+    }
+
+    /// A live item's state is read from its widget when a snapshot is taken, not kept per send.
+    #[test]
+    fn a_live_items_state_is_read_on_snapshot() {
+        let hub = UiHub::new();
+        let points = Arc::new(Mutex::new(vec![1]));
+        let read = Arc::clone(&points);
+        hub.register_live(
+            item("c1"),
+            Arc::new(move || serde_json::json!(*read.lock().expect("points"))),
+        );
+        assert_eq!(hub.snapshot()[0].state, serde_json::json!([1]));
+        points.lock().expect("points").push(2);
+        hub.send("c1", serde_json::json!({"x": 2}), None);
+        assert_eq!(hub.snapshot()[0].state, serde_json::json!([1, 2]));
+    }
+
+    /// A config update merges its keys and tells pages to reload only when something changed.
+    #[test]
+    fn a_config_update_merges_and_reloads_pages_only_on_change() {
+        let hub = UiHub::new();
+        hub.register(item("g1"));
+        let mut pages = hub.subscribe();
+        let patch = serde_json::json!({"enabled": false});
+        let patch = patch.as_object().expect("object");
+        assert!(hub.update_config("g1", patch));
+        assert_eq!(*pages.try_recv().expect("layout"), UiEvent::Layout);
+        assert_eq!(
+            hub.snapshot()[0].config,
+            serde_json::json!({"min": 0, "enabled": false})
+        );
+        assert!(!hub.update_config("g1", patch));
+        assert!(pages.try_recv().is_err());
+        assert!(!hub.update_config("nope", patch));
     }
 }

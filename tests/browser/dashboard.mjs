@@ -1,7 +1,8 @@
 // Drives Ferrite's dashboard page (/dashboard) in Debian's headless Chromium: load it, wait
 // until the first chart is drawn and report how long that took (the page sets
-// window.__ferriteChartDrawnMs), check the gauge, legend, text, table and slider, screenshot
-// it, turn the switch "Pump" off, press the button "Press" and wait for the test's answer
+// window.__ferriteChartDrawnMs), check the gauge, legend, text, table and slider, that a
+// hidden widget is not drawn, a disabled button cannot be pressed and the table pages its
+// rows, screenshot it, turn the switch "Pump" off, press the button "Press" and wait for the test's answer
 // (a new chart series "setpoint" and a toast "Pressed"), open the second page from its tab;
 // then load it again in a phone-sized viewport, check that the groups stack in one column,
 // and screenshot that.
@@ -82,6 +83,20 @@ async function desktop(browser, url, dir, complaints) {
         await page.locator(".switch input:checked").waitFor();
         const speed = await page.locator(".slider input").inputValue();
         if (speed !== "35") throw new Error(`the slider shows ${speed}, not 35`);
+    });
+    await step("a hidden widget is not drawn and a disabled button cannot be pressed", async () => {
+        if (await page.locator(".text .value", { hasText: "Hidden text" }).count() !== 0) throw new Error("the hidden text is shown");
+        if (!(await page.getByRole("button", { name: "Locked" }).isDisabled())) throw new Error("the disabled button is enabled");
+        await page.locator(".widget.disabled.locked-by-flow").waitFor();
+    });
+    await step("the table shows its rows in pages of maxrows", async () => {
+        await page.locator(".table .pager", { hasText: "1 / 2" }).waitFor();
+        if (await page.locator(".table td", { hasText: "Pump fault" }).count() !== 0) throw new Error("row 6 is on page 1");
+        await page.getByRole("button", { name: "Next page" }).click();
+        await page.locator(".table td", { hasText: "Pump fault" }).waitFor();
+        await page.locator(".table td", { hasText: "Door open" }).waitFor({ state: "detached" });
+        await page.getByRole("button", { name: "Previous page" }).click();
+        await page.locator(".table td", { hasText: "Door open" }).waitFor();
     });
     await step("screenshot the dashboard", async () => {
         await page.screenshot({ path: join(dir, "dashboard.png"), fullPage: true });

@@ -19,6 +19,7 @@ mod nodes {
     }
     mod dashboard {
         mod config_spec;
+        mod dynamic_spec;
         mod inputs_spec;
         mod support;
         mod ui_chart_spec;

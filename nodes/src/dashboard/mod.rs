@@ -5,6 +5,13 @@
 //! nodes (`ui-base`, `ui-page`, `ui-group`, `ui-theme`) when they are built, widgets when
 //! they start. The item's `config` holds exactly the keys the page reads, defaults filled
 //! in, so the page never guesses; this module has the readers those nodes share.
+//!
+//! Dynamic properties, as FlowFuse's: any widget takes `msg.enabled` (false: its inputs
+//! are disabled), `msg.visible` (false: hidden) and `msg.class` or `msg.ui_update.class`
+//! (CSS classes the page puts on it), and each its own `msg.ui_update` keys
+//! (a new label, range, ...). They are merged into the item's config on the hub, where a
+//! page reloaded later finds them, as FlowFuse keeps them in its state store; a page
+//! input for a disabled widget is ignored.
 
 pub mod ui_base;
 pub mod ui_button;
@@ -93,6 +100,115 @@ pub(crate) fn parent<T: ConfigNode>(cx: &BuildCtx<'_>, key: &str) -> Result<Stri
     }
 }
 
+/// How a `msg.ui_update` value is read.
+#[derive(Clone, Copy)]
+pub(crate) enum Prop {
+    /// Text; a number or boolean becomes its text.
+    Text,
+    /// A number, or text that reads as one.
+    Number,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Read by the widget's own reader, as its build reads the key.
+    Custom(fn(&Value) -> Result<Json, String>),
+}
+
+/// A `msg.ui_update` key a widget takes: FlowFuse's name, the config key it sets, how it
+/// is read.
+pub(crate) struct Dynamic(pub &'static str, pub &'static str, pub Prop);
+
+/// The config keys `msg` sets dynamically: `enabled` and `visible` (as flags) and `class`
+/// (any widget), and the `msg.ui_update` keys in `keys`; other `ui_update` keys are
+/// ignored, as FlowFuse ignores them. A value that cannot be read is an error naming it.
+pub(crate) fn dynamic_patch(msg: &Msg, keys: &[Dynamic]) -> Result<Map<String, Json>, String> {
+    let mut patch = Map::new();
+    for key in ["enabled", "visible"] {
+        if let Some(v) = msg.get(key) {
+            patch.insert(key.to_owned(), Json::Bool(v.is_truthy()));
+        }
+    }
+    let updates = match msg.get("ui_update") {
+        Some(Value::Object(updates)) => Some(updates),
+        _ => None,
+    };
+    // FlowFuse reads `msg.class` first, then `msg.ui_update.class`.
+    let class = msg
+        .get("class")
+        .or_else(|| updates.and_then(|u| u.get("class")));
+    match class {
+        Some(Value::String(class)) => {
+            patch.insert("class".to_owned(), Json::String(class.clone()));
+        }
+        Some(other) => return Err(format!("msg.class: {} is not text", other.to_js_string())),
+        None => {}
+    }
+    let Some(updates) = updates else {
+        return Ok(patch);
+    };
+    for Dynamic(name, key, prop) in keys {
+        let Some(v) = updates.get(*name) else {
+            continue;
+        };
+        let value = match (prop, v) {
+            (Prop::Text, Value::String(s)) => Json::String(s.clone()),
+            (Prop::Text, Value::Int(_) | Value::Float(_) | Value::Bool(_)) => {
+                Json::String(v.to_js_string())
+            }
+            (Prop::Number, Value::Int(_) | Value::Float(_) | Value::String(_)) => {
+                let n = v.to_number();
+                if !n.is_finite() {
+                    return Err(format!(
+                        "msg.ui_update.{name}: {} is not a number",
+                        v.to_js_string()
+                    ));
+                }
+                json_number(n)
+            }
+            (Prop::OneOf(words), Value::String(s)) if words.contains(&s.as_str()) => {
+                Json::String(s.clone())
+            }
+            (Prop::Custom(read), v) => read(v).map_err(|e| format!("msg.ui_update.{name}: {e}"))?,
+            (Prop::OneOf(words), _) => {
+                return Err(format!(
+                    "msg.ui_update.{name}: {} is not one of {}",
+                    v.to_js_string(),
+                    words.join(", ")
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "msg.ui_update.{name}: {} is not text",
+                    v.to_js_string()
+                ));
+            }
+        };
+        patch.insert((*key).to_owned(), value);
+    }
+    Ok(patch)
+}
+
+/// Whether `msg` carries nothing but dynamic properties (FlowFuse's `hasExtraProps`
+/// false): such a message changes how a widget looks, not what it shows.
+pub(crate) fn only_dynamic(msg: &Msg) -> bool {
+    msg.map().keys().all(|k| {
+        matches!(
+            k.as_str(),
+            "_msgid" | "ui_update" | "class" | "visible" | "enabled"
+        )
+    })
+}
+
+/// Merges `patch` into an item's `config` and into its hub item, so open pages redraw it.
+pub(crate) fn apply_patch(cx: &NodeCtx, id: &str, config: &mut Json, patch: &Map<String, Json>) {
+    if patch.is_empty() {
+        return;
+    }
+    if let Json::Object(config) = config {
+        config.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    cx.ui().update_config(id, patch);
+}
+
 /// A widget's place and look, read at build, put on the hub when it starts.
 pub(crate) struct Widget {
     id: String,
@@ -146,6 +262,32 @@ impl Widget {
         cx.ui().unregister(&self.id);
     }
 
+    /// Applies the dynamic properties `msg` carries (see [`dynamic_patch`]); `check` sees
+    /// the config they would make and may refuse it. An error is for Catch nodes.
+    pub(crate) fn update(
+        &mut self,
+        cx: &NodeCtx,
+        msg: &Msg,
+        keys: &[Dynamic],
+        check: impl FnOnce(&Map<String, Json>) -> Result<(), String>,
+    ) -> Result<(), NodeError> {
+        let fail = |e: String| NodeError::new(format!("{}: {e}", self.kind)).for_msg(msg.clone());
+        let patch = dynamic_patch(msg, keys).map_err(fail)?;
+        if patch.is_empty() {
+            return Ok(());
+        }
+        let mut merged = self.config.as_object().cloned().unwrap_or_default();
+        merged.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+        check(&merged).map_err(fail)?;
+        apply_patch(cx, &self.id, &mut self.config, &patch);
+        Ok(())
+    }
+
+    /// Whether the page's input is taken (FlowFuse: `msg.enabled` false disables it).
+    pub(crate) fn enabled(&self) -> bool {
+        self.config.get("enabled") != Some(&Json::Bool(false))
+    }
+
     /// Tells the pages, and keeps `state` for pages that connect later.
     pub(crate) fn show(&self, cx: &NodeCtx, state: Json) {
         cx.ui().send(&self.id, state.clone(), Some(state));
@@ -190,31 +332,45 @@ impl Registered {
 }
 
 /// The `topic`/`topicType` typed input widgets put on what they emit (FlowFuse's
-/// `appendTopic`): `topic` of type `msg` by default, i.e. the message's own topic.
-pub(crate) fn topic(cx: &BuildCtx<'_>) -> Result<TypedValue, ConfigError> {
-    if cx.raw().contains_key("topic") {
-        cx.typed("topic", "topicType", "msg")
-    } else {
-        TypedValue::compile("msg", &Json::String("topic".into()))
-            .map_err(|e| ConfigError::field("topic", e))
-    }
-}
+/// `appendTopic`). As in FlowFuse, a widget with neither setting leaves `msg.topic` alone.
+pub(crate) struct Topic(Option<TypedValue>);
 
-/// Sets `msg.topic` from the widget's topic setting; an empty result leaves it alone.
-pub(crate) fn apply_topic(
-    cx: &NodeCtx,
-    topic: &TypedValue,
-    msg: &mut Msg,
-) -> Result<(), NodeError> {
-    let value = cx
-        .eval(topic, Some(msg))
-        .map_err(|e| NodeError::new(e.to_string()).for_msg(msg.clone()))?;
-    match value {
-        Some(Value::Null) | None => {}
-        Some(Value::String(s)) if s.is_empty() => {}
-        Some(v) => msg.insert("topic", v),
+impl Topic {
+    pub(crate) fn read(cx: &BuildCtx<'_>) -> Result<Self, ConfigError> {
+        let set = |key: &str| {
+            cx.raw()
+                .get(key)
+                .and_then(Json::as_str)
+                .is_some_and(|s| !s.is_empty())
+        };
+        Ok(Self(if set("topic") {
+            Some(cx.typed("topic", "topicType", "msg")?)
+        } else if set("topicType") {
+            // A type without a value names nothing: the topic is empty.
+            Some(
+                TypedValue::compile("str", &Json::String(String::new()))
+                    .map_err(|e| ConfigError::field("topic", e))?,
+            )
+        } else {
+            None
+        }))
     }
-    Ok(())
+
+    /// Sets `msg.topic` from the setting; as FlowFuse's `appendTopic`, a value that is
+    /// not truthy (none, `""`, `null`, 0, false) makes it `""`.
+    pub(crate) fn apply(&self, cx: &NodeCtx, msg: &mut Msg) -> Result<(), NodeError> {
+        let Some(topic) = &self.0 else {
+            return Ok(());
+        };
+        let value = cx
+            .eval(topic, Some(msg))
+            .map_err(|e| NodeError::new(e.to_string()).for_msg(msg.clone()))?;
+        match value {
+            Some(v) if v.is_truthy() => msg.insert("topic", v),
+            _ => msg.insert("topic", Value::String(String::new())),
+        }
+        Ok(())
+    }
 }
 
 /// A number for the page: whole numbers stay integers in the JSON.

@@ -3,12 +3,20 @@
 //! Config read: `group` (a `ui-group`, required), `order`, `width`, `height` (default 0),
 //! `label` (default "button"), `color`, `bgcolor`, `icon`, `tooltip` (default ""),
 //! `payload`/`payloadType` (what a press emits, default the empty string), `topic`/
-//! `topicType` (default `msg.topic`). The pointer up/down payloads are not supported.
+//! `topicType` (default `msg.topic`), `emulateClick` (default false) and `enableClick`
+//! (default true, as FlowFuse reads flows older than it). The pointer up/down payloads are
+//! not supported.
 //!
 //! A press on the page (hub input, any object) emits a message built from it with
 //! `msg.payload` set to the configured payload and `msg.topic` from the topic setting. A
-//! flow message is treated as FlowFuse does (`_event` "inject"): it gets the same payload
-//! and topic and passes on. A payload that cannot be evaluated is an error for Catch nodes.
+//! flow message presses the button only with `emulateClick` (and `enableClick`), as in
+//! FlowFuse: it gets the same payload and topic and passes on; without, it only changes
+//! the button's dynamic properties. A payload that cannot be evaluated is an error for
+//! Catch nodes.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.label`,
+//! `.icon`, `.buttonColor` (our `bgcolor`), `.textColor` (our `color`). A message with
+//! nothing else only changes the button; a press while disabled is ignored.
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
@@ -17,7 +25,15 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, apply_topic, json_number, number, text, topic};
+use super::{Dynamic, Prop, Topic, Widget, flag, json_number, number, only_dynamic, text};
+
+/// The `msg.ui_update` keys a button takes.
+const DYNAMIC: &[Dynamic] = &[
+    Dynamic("label", "label", Prop::Text),
+    Dynamic("icon", "icon", Prop::Text),
+    Dynamic("buttonColor", "bgcolor", Prop::Text),
+    Dynamic("textColor", "color", Prop::Text),
+];
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-button",
@@ -30,7 +46,9 @@ pub const DEF: NodeDef = NodeDef {
 struct Button {
     widget: Widget,
     payload: TypedValue,
-    topic: TypedValue,
+    topic: Topic,
+    /// Whether a flow message presses the button (`emulateClick` and `enableClick`).
+    emulate: bool,
 }
 
 fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
@@ -46,7 +64,8 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     });
     Ok(Box::new(Button {
         payload: cx.typed("payload", "payloadType", "str")?,
-        topic: topic(cx)?,
+        topic: Topic::read(cx)?,
+        emulate: flag(config, "emulateClick", false) && flag(config, "enableClick", true),
         widget: Widget::new(cx, "ui-button", look)?,
     }))
 }
@@ -58,7 +77,7 @@ impl Button {
             Err(e) => return Err(NodeError::new(e.to_string()).for_msg(msg)),
         };
         msg.insert("payload", payload);
-        apply_topic(cx, &self.topic, &mut msg)?;
+        self.topic.apply(cx, &mut msg)?;
         cx.send(msg).await;
         Ok(())
     }
@@ -72,12 +91,20 @@ impl Node for Button {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, DYNAMIC, |_| Ok(()))?;
+        if !self.emulate || only_dynamic(&msg) {
+            return Ok(());
+        }
         self.press(msg, cx).await
     }
 
     async fn on_event(&mut self, event: Event, cx: &mut NodeCtx) -> Result<(), NodeError> {
         match event {
-            Event::Message(msg) => self.press(msg, cx).await,
+            Event::Message(msg) if self.widget.enabled() => self.press(msg, cx).await,
+            Event::Message(_) => {
+                tracing::debug!(node = %cx.id(), "ui-button is disabled: press ignored");
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

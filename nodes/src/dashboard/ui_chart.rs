@@ -18,14 +18,21 @@
 //! config), `msg.topic` (default series) and `msg.timestamp`. Passes every message on
 //! unchanged (1 output), as FlowFuse does. A payload with no plottable point is an error.
 //!
+//! Dynamic properties: `msg.enabled`, `msg.visible` (FlowFuse's, any widget) and
+//! `msg.ui_update.label` (ours: FlowFuse's chart takes only `chartOptions`, which are
+//! Chart.js's and mean nothing to uPlot). A message with nothing else plots nothing.
+//!
 //! On the dashboard hub: item kind `ui-chart`, config per the issue 8 contract, state
 //! `{"series": {name: [[x, y], ...]}}`, live msgs `{"action", "points": [{series, x, y}]}`.
-//! Points on a time axis are recorded as history series `ui-chart:<id>:<series>`; at start
-//! the node loads its window (`removeOlder`, then `removeOlderPoints`) back from the store.
-//! The state is rebuilt for the hub on each message, so a page that connects later sees
-//! every point: its cost grows with the window kept.
+//! Points are recorded as history series `ui-chart:<id>:<series>` (a time axis: y at x;
+//! linear and category axes: `[x, y]` as text at the arrival time); at start the node loads
+//! its window (`removeOlder` on time axes, then `removeOlderPoints`) back from the store.
+//! The window is a queue per series, pruned from the front, so a message costs the same
+//! however many points the window holds; the hub reads it as the item's state only when a
+//! page connects (`UiHub::register_live`).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferrite_runtime::history::{HistoryQuery, HistoryStore, HistoryValue};
 use ferrite_runtime::path::PropPath;
@@ -34,6 +41,11 @@ use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
 };
 use indexmap::IndexMap;
+
+use super::{Dynamic, Prop, apply_patch, dynamic_patch, only_dynamic};
+
+/// The `msg.ui_update` keys a chart takes.
+const DYNAMIC: &[Dynamic] = &[Dynamic("label", "label", Prop::Text)];
 use serde_json::{Value as Json, json};
 
 pub const DEF: NodeDef = NodeDef {
@@ -63,7 +75,71 @@ enum XSource {
     Key(String),
 }
 
-type Points = IndexMap<String, Vec<(Json, f64)>>;
+/// What the chart shows: each series' points in arrival order, within the window.
+#[derive(Default)]
+struct Window {
+    series: IndexMap<String, VecDeque<(Json, f64)>>,
+    /// Points older than this many ms go (time axes; 0: no limit).
+    max_age_ms: i64,
+    /// Points beyond this many per series go, oldest first (0: no limit).
+    max_points: usize,
+}
+
+impl Window {
+    /// The oldest x a time axis keeps now, if it has an age limit.
+    fn cutoff(&self) -> Option<f64> {
+        (self.max_age_ms > 0).then(|| (now_ms() - self.max_age_ms) as f64)
+    }
+
+    /// Adds a point unless it is already older than the window; drops what it pushes out.
+    fn push(&mut self, series: &str, x: Json, y: f64, cutoff: Option<f64>) {
+        if let (Some(cutoff), Some(at)) = (cutoff, x.as_f64())
+            && at <= cutoff
+        {
+            return;
+        }
+        let points = match self.series.get_mut(series) {
+            Some(points) => points,
+            None => self.series.entry(series.to_owned()).or_default(),
+        };
+        points.push_back((x, y));
+        if self.max_points > 0 && points.len() > self.max_points {
+            points.pop_front();
+        }
+    }
+
+    /// Drops, from the front of each series, what the window no longer holds. Points come
+    /// in time order, so the front is where old ones are: each point is dropped once.
+    fn prune(&mut self, cutoff: Option<f64>) {
+        for points in self.series.values_mut() {
+            if let Some(cutoff) = cutoff {
+                while points
+                    .front()
+                    .is_some_and(|(x, _)| x.as_f64().is_some_and(|x| x <= cutoff))
+                {
+                    points.pop_front();
+                }
+            }
+            if self.max_points > 0 && points.len() > self.max_points {
+                points.drain(..points.len() - self.max_points);
+            }
+        }
+        self.series.retain(|_, points| !points.is_empty());
+    }
+
+    /// The contract's state: `{"series": {name: [[x, y], ...]}}`.
+    fn state(&self) -> Json {
+        let series: serde_json::Map<String, Json> = self
+            .series
+            .iter()
+            .map(|(name, points)| {
+                let points = points.iter().map(|(x, y)| json!([x, y])).collect();
+                (name.clone(), Json::Array(points))
+            })
+            .collect();
+        json!({ "series": series })
+    }
+}
 
 struct UiChart {
     id: String,
@@ -73,10 +149,9 @@ struct UiChart {
     x: XSource,
     y_key: Option<String>,
     replace: bool,
-    remove_older_ms: i64,
-    remove_older_points: usize,
     store: Option<Arc<HistoryStore>>,
-    series: Points,
+    /// Shared with the hub, which reads it for snapshots.
+    window: Arc<Mutex<Window>>,
 }
 
 /// JavaScript `Number()` of a config value that may be text or a number (`""` is 0).
@@ -222,11 +297,24 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         x,
         y_key,
         replace: text(config, "action", "append") == "replace",
-        remove_older_ms,
-        remove_older_points,
         store: cx.history().cloned(),
-        series: IndexMap::new(),
+        window: Arc::new(Mutex::new(Window {
+            series: IndexMap::new(),
+            max_age_ms: remove_older_ms,
+            max_points: remove_older_points,
+        })),
     }))
+}
+
+/// A point a linear or category chart recorded: `[x, y]` as JSON text.
+fn recorded_point(value: Option<HistoryValue>) -> Option<(Json, f64)> {
+    let Some(HistoryValue::Text(text)) = value else {
+        return None;
+    };
+    match serde_json::from_str::<Json>(&text).ok()? {
+        Json::Array(pair) if pair.len() == 2 => Some((pair[0].clone(), pair[1].as_f64()?)),
+        _ => None,
+    }
 }
 
 fn now_ms() -> i64 {
@@ -356,39 +444,24 @@ impl UiChart {
         out
     }
 
-    /// Drops what the window no longer holds.
-    fn prune(&mut self) {
-        let cutoff = (self.remove_older_ms > 0).then(|| now_ms() - self.remove_older_ms);
-        for points in self.series.values_mut() {
-            if let Some(cutoff) = cutoff {
-                points.retain(|(x, _)| x.as_f64().is_none_or(|x| x > cutoff as f64));
-            }
-            if self.remove_older_points > 0 && points.len() > self.remove_older_points {
-                points.drain(..points.len() - self.remove_older_points);
-            }
-        }
-        self.series.retain(|_, points| !points.is_empty());
+    /// The window; a panic elsewhere cannot have left it half-changed in a way that
+    /// matters to a chart, so a poisoned lock is used as it is.
+    fn window(&self) -> MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn state(&self) -> Json {
-        let series: serde_json::Map<String, Json> = self
-            .series
-            .iter()
-            .map(|(name, points)| {
-                let points = points.iter().map(|(x, y)| json!([x, y])).collect();
-                (name.clone(), Json::Array(points))
-            })
-            .collect();
-        json!({ "series": series })
+    /// The names of the series shown now.
+    fn shown(&self) -> Vec<String> {
+        self.window().series.keys().cloned().collect()
     }
 
     /// Forgets this chart's recorded history (a clear or a replace).
-    async fn forget_history(&self, names: impl Iterator<Item = &String>) -> Result<(), String> {
+    async fn forget_history(&self, names: Vec<String>) -> Result<(), String> {
         let Some(store) = &self.store else {
             return Ok(());
         };
         let prefix = self.history_prefix();
-        let mut recorded: Vec<String> = names.map(|n| format!("{prefix}{n}")).collect();
+        let mut recorded: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
         // Series recorded before a restart that the window no longer holds go too.
         let all = store.series_list().await.map_err(|e| e.to_string())?;
         recorded.extend(all.into_iter().filter(|s| s.starts_with(&prefix)));
@@ -408,15 +481,14 @@ impl UiChart {
         let Some(store) = self.store.clone() else {
             return Ok(());
         };
-        if !self.time_axis {
-            return Ok(());
-        }
         let prefix = self.history_prefix();
-        let from_ms = if self.remove_older_ms > 0 {
-            now_ms() - self.remove_older_ms
+        let max_age_ms = self.window().max_age_ms;
+        let from_ms = if self.time_axis && max_age_ms > 0 {
+            now_ms() - max_age_ms
         } else {
             i64::MIN
         };
+        let mut loaded = Vec::new();
         for name in store.series_list().await.map_err(|e| e.to_string())? {
             let Some(series) = name.strip_prefix(&prefix) else {
                 continue;
@@ -429,15 +501,24 @@ impl UiChart {
                 agg: Default::default(),
             };
             let points = store.query(&query).await.map_err(|e| e.to_string())?;
-            let points: Vec<(Json, f64)> = points
+            let points: VecDeque<(Json, f64)> = points
                 .into_iter()
-                .filter_map(|p| p.avg.map(|y| (json!(p.ts_ms), y)))
+                .filter_map(|p| {
+                    if self.time_axis {
+                        p.avg.map(|y| (json!(p.ts_ms), y))
+                    } else {
+                        recorded_point(p.last)
+                    }
+                })
                 .collect();
             if !points.is_empty() {
-                self.series.insert(series.to_owned(), points);
+                loaded.push((series.to_owned(), points));
             }
         }
-        self.prune();
+        let mut window = self.window();
+        window.series.extend(loaded);
+        let cutoff = window.cutoff();
+        window.prune(cutoff);
         Ok(())
     }
 }
@@ -446,22 +527,33 @@ impl UiChart {
 impl Node for UiChart {
     async fn on_start(&mut self, cx: &mut NodeCtx) -> Result<(), NodeError> {
         let loaded = self.load_history().await;
-        let mut item = self.item.clone();
-        item.state = self.state();
-        cx.ui().register(item);
+        let window = Arc::clone(&self.window);
+        cx.ui().register_live(
+            self.item.clone(),
+            Arc::new(move || {
+                window
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .state()
+            }),
+        );
         loaded.map_err(|e| NodeError::new(format!("could not load the chart's history: {e}")))
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let patch = dynamic_patch(&msg, DYNAMIC)
+            .map_err(|e| NodeError::new(format!("ui-chart: {e}")).for_msg(msg.clone()))?;
+        apply_patch(cx, &self.id, &mut self.item.config, &patch);
+        if only_dynamic(&msg) {
+            cx.send(msg).await;
+            return Ok(());
+        }
         let clear = matches!(msg.payload(), Some(Value::Array(a)) if a.is_empty());
         if clear {
-            let forgotten = self.forget_history(self.series.keys()).await;
-            self.series.clear();
-            cx.ui().send(
-                &self.id,
-                json!({"action": "clear", "points": []}),
-                Some(self.state()),
-            );
+            let forgotten = self.forget_history(self.shown()).await;
+            self.window().series.clear();
+            cx.ui()
+                .send(&self.id, json!({"action": "clear", "points": []}), None);
             cx.send(msg.clone()).await;
             return forgotten.map_err(|e| NodeError::new(e).for_msg(msg));
         }
@@ -478,37 +570,44 @@ impl Node for UiChart {
         };
         let mut failed = None;
         if replace {
-            if let Err(e) = self.forget_history(self.series.keys()).await {
+            if let Err(e) = self.forget_history(self.shown()).await {
                 failed = Some(e);
             }
-            self.series.clear();
+            self.window().series.clear();
+        }
+        {
+            let mut window = self.window();
+            let cutoff = window.cutoff();
+            for (series, x, y) in &points {
+                window.push(series, x.clone(), *y, cutoff);
+            }
+            window.prune(cutoff);
         }
         for (series, x, y) in &points {
-            self.series
-                .entry(series.clone())
-                .or_default()
-                .push((x.clone(), *y));
-            if let (true, Some(store), Some(ts)) = (self.time_axis, &self.store, x.as_f64()) {
-                let name = format!("{}{series}", self.history_prefix());
-                if let Err(e) = store
-                    .record_wait(&name, ts as i64, HistoryValue::Number(*y))
-                    .await
-                {
-                    failed = Some(e.to_string());
-                }
+            let Some(store) = &self.store else {
+                break;
+            };
+            // A time axis records y at x; other axes record `[x, y]` at the arrival time,
+            // so their points come back in the order they came.
+            let (ts, value) = match (self.time_axis, x.as_f64()) {
+                (true, Some(ts)) => (ts as i64, HistoryValue::Number(*y)),
+                (true, None) => continue,
+                (false, _) => (now_ms(), HistoryValue::Text(json!([x, y]).to_string())),
+            };
+            let name = format!("{}{series}", self.history_prefix());
+            if let Err(e) = store.record_wait(&name, ts, value).await {
+                failed = Some(e.to_string());
             }
         }
-        self.prune();
-        let live: Vec<Json> = points
-            .into_iter()
-            .map(|(series, x, y)| json!({"series": series, "x": x, "y": y}))
-            .collect();
-        let action = if replace { "replace" } else { "append" };
-        cx.ui().send(
-            &self.id,
-            json!({"action": action, "points": live}),
-            Some(self.state()),
-        );
+        if cx.ui().has_pages() {
+            let live: Vec<Json> = points
+                .into_iter()
+                .map(|(series, x, y)| json!({"series": series, "x": x, "y": y}))
+                .collect();
+            let action = if replace { "replace" } else { "append" };
+            cx.ui()
+                .send(&self.id, json!({"action": action, "points": live}), None);
+        }
         cx.send(msg.clone()).await;
         match failed {
             Some(e) => Err(

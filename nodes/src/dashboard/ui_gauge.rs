@@ -12,6 +12,11 @@
 //! passes on unchanged, as FlowFuse forwards widgets' input. A message without the
 //! property passes on without changing the gauge; one whose value is not a number (or
 //! cannot be evaluated) is an error for Catch nodes and goes nowhere.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.title`
+//! (or `.label`), `.gtype`, `.gstyle`, `.prefix`, `.suffix`, `.units`, `.min`, `.max` (a
+//! max not above the min is refused; later values are clamped to the new range),
+//! `.segments` (read as the setting: sorted, each with `from` and `color`).
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
@@ -19,7 +24,26 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, json_number, min_max, number, text};
+use super::{Dynamic, Prop, Widget, json_number, min_max, number, text};
+
+/// The `msg.ui_update` keys a gauge takes.
+const DYNAMIC: &[Dynamic] = &[
+    Dynamic("title", "title", Prop::Text),
+    Dynamic("label", "title", Prop::Text),
+    Dynamic("gtype", "gtype", Prop::OneOf(&TYPES)),
+    Dynamic("gstyle", "gstyle", Prop::OneOf(&STYLES)),
+    Dynamic("prefix", "prefix", Prop::Text),
+    Dynamic("suffix", "suffix", Prop::Text),
+    Dynamic("units", "units", Prop::Text),
+    Dynamic("min", "min", Prop::Number),
+    Dynamic("max", "max", Prop::Number),
+    Dynamic("segments", "segments", Prop::Custom(dynamic_segments)),
+];
+
+/// `msg.ui_update.segments`, read as the `segments` setting is.
+fn dynamic_segments(given: &Value) -> Result<Json, String> {
+    segments(Some(&given.to_json())).map_err(|e| e.to_string())
+}
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-gauge",
@@ -36,6 +60,8 @@ const TYPES: [&str; 5] = [
     "gauge-battery",
     "gauge-tank",
 ];
+
+const STYLES: [&str; 2] = ["needle", "rounded"];
 
 struct Gauge {
     widget: Widget,
@@ -56,7 +82,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         ));
     }
     let gstyle = text(config, "gstyle", "needle");
-    if gstyle != "needle" && gstyle != "rounded" {
+    if !STYLES.contains(&gstyle.as_str()) {
         return Err(ConfigError::field(
             "gstyle",
             format!("unknown style '{gstyle}'"),
@@ -141,6 +167,14 @@ impl Node for Gauge {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        let mut range = None;
+        self.widget.update(cx, &msg, DYNAMIC, |config| {
+            range = Some(min_max(config).map_err(|e| e.to_string())?);
+            Ok(())
+        })?;
+        if let Some((min, max)) = range {
+            (self.min, self.max) = (min, max);
+        }
         let value = match cx.eval(&self.value, Some(&msg)) {
             Ok(value) => value,
             Err(e) => return Err(NodeError::new(e.to_string()).for_msg(msg)),

@@ -3,7 +3,8 @@
 //! Config read: `group` (a `ui-group`, required), `order`, `width`, `height` (default 0),
 //! `label` (default "switch"), `onvalue`/`onvalueType` (default `true` bool),
 //! `offvalue`/`offvalueType` (default `false` bool), `topic`/`topicType` (default
-//! `msg.topic`), `passthru` (default false). The on/off values are evaluated once, at start.
+//! `msg.topic`), `passthru` (default false), `decouple` (default false; used without
+//! `passthru`). The on/off values are evaluated once, at start.
 //!
 //! A flow message sets the switch: `msg.payload` equal to the on value (or `true`) turns it
 //! on, equal to the off value (or `false`) off; it becomes the value itself and the page gets
@@ -14,6 +15,11 @@
 //!
 //! A toggle on the page (hub input `{"on": bool}`) sets the state, tells every page, and
 //! emits the message with `msg.payload` the on or off value and the topic setting applied.
+//! With `decouple` (and no `passthru`), as FlowFuse's indicator mode, it only emits: the
+//! switch shows what the flow sends it, so the pages are told its unchanged position.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.label`;
+//! a toggle while disabled is ignored.
 
 use ferrite_runtime::typed::TypedValue;
 use ferrite_runtime::{
@@ -22,7 +28,10 @@ use ferrite_runtime::{
 };
 use serde_json::{Value as Json, json};
 
-use super::{Widget, apply_topic, flag, json_number, number, text, topic};
+use super::{Dynamic, Prop, Topic, Widget, flag, json_number, number, text};
+
+/// The `msg.ui_update` keys a switch takes.
+const DYNAMIC: &[Dynamic] = &[Dynamic("label", "label", Prop::Text)];
 
 pub const DEF: NodeDef = NodeDef {
     type_name: "ui-switch",
@@ -38,8 +47,10 @@ struct Switch {
     off_typed: TypedValue,
     /// The evaluated on and off values.
     values: (Value, Value),
-    topic: TypedValue,
+    topic: Topic,
     passthru: bool,
+    /// The page's toggle only emits; the position follows flow messages.
+    decouple: bool,
     state: Json,
 }
 
@@ -62,8 +73,9 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         on_typed: value("onvalue", "onvalueType", true)?,
         off_typed: value("offvalue", "offvalueType", false)?,
         values: (Value::Bool(true), Value::Bool(false)),
-        topic: topic(cx)?,
+        topic: Topic::read(cx)?,
         passthru: flag(config, "passthru", false),
+        decouple: flag(config, "decouple", false) && !flag(config, "passthru", false),
         widget: Widget::new(cx, "ui-switch", look)?,
         state: Json::Null,
     }))
@@ -111,6 +123,7 @@ impl Node for Switch {
     }
 
     async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, DYNAMIC, |_| Ok(()))?;
         if let Some(payload) = msg.payload() {
             let Some(on) = self.state_of(payload) else {
                 return Err(NodeError::new("Invalid payload value").for_msg(msg));
@@ -129,6 +142,10 @@ impl Node for Switch {
         let Event::Message(mut msg) = event else {
             return Ok(());
         };
+        if !self.widget.enabled() {
+            tracing::debug!(node = %cx.id(), "ui-switch is disabled: toggle ignored");
+            return Ok(());
+        }
         let Some(Value::Bool(on)) = msg.remove("on") else {
             return Err(NodeError::new(
                 "ui-switch: page input without a boolean 'on'",
@@ -136,8 +153,18 @@ impl Node for Switch {
         };
         let value = if on { &self.values.0 } else { &self.values.1 };
         msg.insert("payload", value.clone());
-        apply_topic(cx, &self.topic, &mut msg)?;
-        self.set(on, cx).await;
+        self.topic.apply(cx, &mut msg)?;
+        if self.decouple {
+            // The page flipped its own switch: put it back where the flow left it.
+            let on = self
+                .state
+                .get("on")
+                .and_then(Json::as_bool)
+                .unwrap_or(false);
+            cx.ui().send(cx.id(), json!({"on": on}), None);
+        } else {
+            self.set(on, cx).await;
+        }
         cx.send(msg).await;
         Ok(())
     }

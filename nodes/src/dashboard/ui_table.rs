@@ -1,7 +1,9 @@
 //! `ui-table` — mirrors FlowFuse Dashboard 2.0 `nodes/widgets/ui_table.js`.
 //!
 //! Config read: `group` (a `ui-group`, required), `order`, `width`, `height` (default 0),
-//! `label` (default ""), `maxrows` (rows per page on the page, default 0: all),
+//! `label` (default ""), `maxrows` (rows per page: the page shows the rows in pages of
+//! this many with a pager, as FlowFuse paginates; default 0: all on one page; read as
+//! FlowFuse does, `parseInt`, anything else or negative being 0),
 //! `autocols` (default true: columns from the rows' keys), `columns` (FlowFuse's
 //! `[{key, title}]`, used when `autocols` is false), `action` (`append` (default) or
 //! `replace`), `passthru` (default false). Selection, search and mobile breakpoints are not
@@ -9,8 +11,11 @@
 //!
 //! `msg.payload` an array of objects (or one object) adds rows (`append`) or replaces them
 //! (`replace`); an empty array clears the table. The page gets `{"rows": [..]}` with every
-//! row (also the state); with `passthru` the message then passes on. Another payload is an
+//! row (also the state: `maxrows` pages the rows, it never drops any, as in FlowFuse); with
+//! `passthru` the message then passes on. Another payload is an
 //! error for Catch nodes. A `columns` entry without a key is a deploy error.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`.
 
 use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value, async_trait,
@@ -54,7 +59,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
     let look = json!({
         "label": text(config, "label", ""),
         "columns": columns,
-        "maxrows": json_number(number(config, "maxrows", 0.0)?),
+        "maxrows": maxrows(config.get("maxrows")),
         "width": json_number(number(config, "width", 0.0)?),
         "height": json_number(number(config, "height", 0.0)?),
     });
@@ -64,6 +69,26 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
         passthru: flag(config, "passthru", false),
         rows: Vec::new(),
     }))
+}
+
+/// Rows per page as FlowFuse reads it: JavaScript's `parseInt` of the setting, NaN or
+/// negative being 0 (no pages).
+fn maxrows(given: Option<&Json>) -> u64 {
+    let n = match given {
+        Some(Json::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Json::String(s)) => {
+            let s = s.trim_start();
+            let sign = usize::from(s.starts_with(['-', '+']));
+            let digits = s[sign..].bytes().take_while(u8::is_ascii_digit).count();
+            s[..sign + digits].parse::<f64>().unwrap_or(0.0)
+        }
+        _ => 0.0,
+    };
+    if n.is_finite() && n > 0.0 {
+        n.trunc() as u64
+    } else {
+        0
+    }
 }
 
 fn columns(given: Option<&Json>) -> Result<Vec<Json>, ConfigError> {
@@ -98,6 +123,7 @@ impl Node for Table {
     }
 
     async fn on_input(&mut self, msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, &[], |_| Ok(()))?;
         if let Some(payload) = msg.payload() {
             let rows = match payload {
                 Value::Array(items) if items.iter().all(|r| matches!(r, Value::Object(_))) => {

@@ -12,6 +12,9 @@
 //! state. As in FlowFuse, the text is HTML: the format's markup is the flow author's and
 //! values put in with `{{..}}` are HTML-escaped (`{{{..}}}` puts them in raw). No output.
 //! A format mustache cannot parse is a deploy error.
+//!
+//! Dynamic properties (FlowFuse's): `msg.enabled`, `msg.visible`, `msg.ui_update.label`,
+//! `.layout`, `.font`, `.fontSize`, `.color`. A message with nothing else keeps the text.
 
 use ferrite_runtime::{
     Build, BuildCtx, ConfigError, Map, Msg, Node, NodeCtx, NodeDef, NodeError, Role, Value,
@@ -21,7 +24,16 @@ use serde_json::{Value as Json, json};
 
 use ferrite_runtime::typed::TypedValue;
 
-use super::{Widget, flag, json_number, number, text};
+use super::{Dynamic, Prop, Widget, flag, json_number, number, only_dynamic, text};
+
+/// The `msg.ui_update` keys a text takes.
+const DYNAMIC: &[Dynamic] = &[
+    Dynamic("label", "label", Prop::Text),
+    Dynamic("layout", "layout", Prop::Text),
+    Dynamic("font", "font", Prop::Text),
+    Dynamic("fontSize", "fontSize", Prop::Number),
+    Dynamic("color", "color", Prop::Text),
+];
 use crate::function::mustache::Template;
 
 pub const DEF: NodeDef = NodeDef {
@@ -73,6 +85,10 @@ impl Node for Text {
     }
 
     async fn on_input(&mut self, mut msg: Msg, cx: &mut NodeCtx) -> Result<(), NodeError> {
+        self.widget.update(cx, &msg, DYNAMIC, |_| Ok(()))?;
+        if only_dynamic(&msg) {
+            return Ok(());
+        }
         if let Some(value) = &self.value {
             match cx.eval(value, Some(&msg)) {
                 Ok(Some(payload)) => msg.insert("payload", payload),

@@ -1,8 +1,8 @@
 //! The dashboard in a real browser: an in-process Ferrite whose hub holds a page with a
 //! 100,000-point chart, a gauge and a button; headless Chromium (driven by
 //! `tests/browser/dashboard.mjs` with playwright-core) opens `/dashboard`, draws the chart
-//! and the other widgets,
-//! presses the button, sees the flow's live answer (a new chart series, a toast), and opens
+//! and the other widgets (a hidden one not, a disabled button greyed out, the table in
+//! pages), presses the button, sees the flow's live answer (a new chart series, a toast), and opens
 //! it again at phone size. Screenshots are kept in `target/test-artifacts/`
 //! (`dashboard.png`, `dashboard-answered.png`, `dashboard-phone.png`).
 //!
@@ -133,7 +133,24 @@ fn fill_hub(dash: &Dashboard) {
             "tb1",
             "ui-table",
             json!({"label": "Alarms", "columns": [], "maxrows": 5}),
-            json!({"rows": [{"code": "A1", "text": "Door open"}]}),
+            // Six rows in pages of five: the sixth is on the pager's second page.
+            json!({"rows": [{"code": "A1", "text": "Door open"}, {"code": "A2", "text": "Low oil"},
+                {"code": "A3", "text": "High temp"}, {"code": "A4", "text": "Belt slip"},
+                {"code": "A5", "text": "Fan stall"}, {"code": "A6", "text": "Pump fault"}]}),
+        ),
+        // FlowFuse's dynamic properties as a node leaves them in the config: hidden, disabled.
+        (
+            "hidden1",
+            "ui-text",
+            json!({"label": "Secret", "layout": "row-spread", "visible": false}),
+            json!({"text": "Hidden text"}),
+        ),
+        (
+            "locked1",
+            "ui-button",
+            json!({"label": "Locked", "color": "", "bgcolor": "", "icon": "", "tooltip": "",
+                "width": 0, "height": 0, "enabled": false, "class": "locked-by-flow"}),
+            Json::Null,
         ),
     ] {
         let mut w = widget(id, kind, config, state);

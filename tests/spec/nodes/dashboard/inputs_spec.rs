@@ -39,8 +39,10 @@ async fn a_button_press_emits_the_configured_payload_and_topic() {
 /// a button's default payload is the empty string and its topic the message's own
 #[tokio::test]
 async fn a_button_defaults_to_an_empty_payload_and_the_messages_topic() {
-    let (mut flow, _pages) =
-        load(json!([{"id": "b", "type": "ui-button", "group": "group", "wires": [["out"]]}])).await;
+    let (mut flow, _pages) = load(json!([
+        {"id": "b", "type": "ui-button", "group": "group", "emulateClick": true, "wires": [["out"]]},
+    ]))
+    .await;
     assert_eq!(item(&flow, "b").config["label"], json!("button"));
     // A flow message is an emulated press: same payload, its own topic kept.
     flow.receive("b", json!({"payload": 7, "topic": "mine"}))
@@ -50,6 +52,25 @@ async fn a_button_defaults_to_an_empty_payload_and_the_messages_topic() {
         (msg["payload"].clone(), msg["topic"].clone()),
         (json!(""), json!("mine"))
     );
+    flow.unload().await;
+}
+
+/// a flow message presses a button only with emulateClick (and enableClick), as in FlowFuse
+#[tokio::test]
+async fn a_flow_message_presses_a_button_only_with_emulate_click() {
+    let (mut flow, _pages) = load(json!([
+        {"id": "plain", "type": "ui-button", "group": "group", "payload": "p", "wires": [["out"]]},
+        {"id": "off", "type": "ui-button", "group": "group", "payload": "o", "emulateClick": true,
+         "enableClick": false, "wires": [["out"]]},
+        {"id": "emu", "type": "ui-button", "group": "group", "payload": "e", "emulateClick": "true",
+         "wires": [["out"]]},
+    ]))
+    .await;
+    flow.receive("plain", json!({"payload": 1})).await;
+    flow.receive("off", json!({"payload": 1})).await;
+    flow.receive("emu", json!({"payload": 1})).await;
+    assert_eq!(next(&mut flow, "out").await["payload"], json!("e"));
+    flow.expect_nothing("out", QUIET).await;
     flow.unload().await;
 }
 
@@ -108,6 +129,22 @@ async fn a_switch_set_by_a_flow_message_shows_it_and_passes_on_only_with_passthr
     // `true` means on whatever the on value is; the message then carries the on value.
     flow.receive("s", json!({"payload": true})).await;
     assert_eq!(page_msg(&mut pages, "s").await, json!({"on": true}));
+    flow.unload().await;
+}
+
+/// a decoupled switch toggled on the page emits but keeps the position the flow set, and tells the pages so
+#[tokio::test]
+async fn a_decoupled_switch_emits_but_keeps_the_position_the_flow_set() {
+    let (mut flow, mut pages) = load(json!([
+        {"id": "s", "type": "ui-switch", "group": "group", "decouple": true, "wires": [["out"]]},
+    ]))
+    .await;
+    flow.receive("s", json!({"payload": true})).await;
+    assert_eq!(page_msg(&mut pages, "s").await, json!({"on": true}));
+    input(&flow, "s", json!({"on": false}));
+    assert_eq!(next(&mut flow, "out").await["payload"], json!(false));
+    assert_eq!(page_msg(&mut pages, "s").await, json!({"on": true}));
+    assert_eq!(item(&flow, "s").state, json!({"on": true}));
     flow.unload().await;
 }
 
@@ -220,5 +257,45 @@ async fn a_switch_status_says_whether_it_is_on_or_off() {
         status.data,
         json!({"fill": "red", "shape": "ring", "text": "off"})
     );
+    flow.unload().await;
+}
+
+/// a slider passing a flow message on puts its topic setting on it, as FlowFuse's input handler
+#[tokio::test]
+async fn a_slider_passing_a_message_on_puts_its_topic_on_it() {
+    let (mut flow, _pages) = load(json!([
+        {"id": "sl", "type": "ui-slider", "group": "group", "passthru": true, "topic": "speed",
+         "topicType": "str", "wires": [["out"]]},
+    ]))
+    .await;
+    flow.receive("sl", json!({"payload": 5, "topic": "mine"}))
+        .await;
+    let msg = next(&mut flow, "out").await;
+    assert_eq!(
+        (msg["payload"].clone(), msg["topic"].clone()),
+        (json!(5), json!("speed"))
+    );
+    flow.unload().await;
+}
+
+/// a topic setting that evaluates to nothing gives an empty topic, as FlowFuse's appendTopic
+#[tokio::test]
+async fn a_topic_setting_that_evaluates_to_nothing_gives_an_empty_topic() {
+    let (mut flow, _pages) = load(json!([
+        {"id": "s", "type": "ui-switch", "group": "group", "topic": "topic", "topicType": "msg",
+         "wires": [["out"]]},
+        {"id": "b", "type": "ui-button", "group": "group", "wires": [["out"]]},
+    ]))
+    .await;
+    input(&flow, "s", json!({"on": true}));
+    let msg = next(&mut flow, "out").await;
+    assert_eq!(
+        (msg["payload"].clone(), msg["topic"].clone()),
+        (json!(true), json!(""))
+    );
+    // Without a topic setting the message's topic is left as it is: here, none.
+    input(&flow, "b", json!({}));
+    let msg = next(&mut flow, "out").await;
+    assert_eq!(msg.get("topic"), None, "{msg}");
     flow.unload().await;
 }

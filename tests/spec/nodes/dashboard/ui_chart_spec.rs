@@ -302,3 +302,101 @@ async fn state_after_restart_is_back_filled_from_history() {
     );
     flow.unload().await;
 }
+
+/// No point beyond removeOlderPoints survives, however many arrive, in one message or many.
+#[tokio::test]
+async fn no_point_beyond_remove_older_points_survives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(
+        &dir,
+        json!({"removeOlderPoints": 100, "xAxisType": "linear"}),
+    )
+    .await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let batch: Vec<Json> = (0..10_000).map(|k| json!([k, k])).collect();
+    send(&mut flow, &mut hub, json!({"payload": batch, "topic": "a"})).await;
+    for k in 10_000..10_050 {
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": [[k, k]], "topic": "a"}),
+        )
+        .await;
+    }
+    let expected: Vec<Json> = (9_950..10_050).map(|k| json!([k, k as f64])).collect();
+    assert_eq!(item(&flow).await.state, json!({"series": {"a": expected}}));
+    flow.unload().await;
+}
+
+/// A point older than removeOlder that arrives after newer ones is not kept either.
+#[tokio::test]
+async fn a_late_point_older_than_the_window_is_not_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({"removeOlder": 1, "removeOlderUnit": "60"})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    for (y, ts) in [(2, t), (1, t - 120_000)] {
+        send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": y, "topic": "a", "timestamp": ts}),
+        )
+        .await;
+    }
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[t, 2.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// With no page open the chart still keeps its window, and a page that opens sees it all.
+#[tokio::test]
+async fn a_page_opened_later_sees_points_sent_while_none_was_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({"xAxisType": "linear"})).await;
+    item(&flow).await;
+    for k in 0..3 {
+        flow.receive("chart", json!({"payload": [[k, k]], "topic": "a"}))
+            .await;
+        flow.next("out").await;
+    }
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": [[0, 0.0], [1, 1.0], [2, 2.0]]}})
+    );
+    flow.unload().await;
+}
+
+/// Linear and category charts are back-filled after a restart too, in the order their
+/// points came, within removeOlderPoints.
+#[tokio::test]
+async fn linear_and_category_charts_are_back_filled_after_a_restart() {
+    for (axis, xs) in [
+        ("linear", [json!(3), json!(1.5), json!(2)]),
+        ("category", [json!("mon"), json!("tue"), json!("wed")]),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = json!({"xAxisType": axis, "removeOlderPoints": 2});
+        {
+            let mut flow = load(&dir, config.clone()).await;
+            let mut hub = flow.runtime().ui().subscribe();
+            for (k, x) in xs.iter().enumerate() {
+                send(
+                    &mut flow,
+                    &mut hub,
+                    json!({"payload": [{"x": x, "y": k}], "topic": "a"}),
+                )
+                .await;
+            }
+            flow.unload().await;
+        }
+        let flow = load(&dir, config).await;
+        assert_eq!(
+            item(&flow).await.state,
+            json!({"series": {"a": [[xs[1], 1.0], [xs[2], 2.0]]}}),
+            "{axis}"
+        );
+        flow.unload().await;
+    }
+}

@@ -218,6 +218,28 @@ async fn a_table_appends_replaces_and_clears_rows() {
     flow.unload().await;
 }
 
+/// a table's maxrows is rows per page, as FlowFuse paginates: every row is kept, none dropped
+#[tokio::test]
+async fn a_tables_maxrows_pages_the_rows_and_keeps_them_all() {
+    let (flow, mut pages) = load(json!([
+        {"id": "tb", "type": "ui-table", "group": "group", "maxrows": "2"},
+        {"id": "t3", "type": "ui-table", "group": "group", "maxrows": " 3 rows"},
+        {"id": "tn", "type": "ui-table", "group": "group", "maxrows": -4},
+        {"id": "tx", "type": "ui-table", "group": "group", "maxrows": "many"},
+    ]))
+    .await;
+    let maxrows = |id| item(&flow, id).config["maxrows"].clone();
+    assert_eq!(
+        [maxrows("tb"), maxrows("t3"), maxrows("tn"), maxrows("tx")],
+        [json!(2), json!(3), json!(0), json!(0)]
+    );
+    let rows: Vec<_> = (0..5).map(|k| json!({"n": k})).collect();
+    flow.receive("tb", json!({"payload": rows.clone()})).await;
+    assert_eq!(page_msg(&mut pages, "tb").await, json!({"rows": rows}));
+    assert_eq!(item(&flow, "tb").state, json!({"rows": rows}));
+    flow.unload().await;
+}
+
 /// a table given rows that are not objects reports it to Catch nodes
 #[tokio::test]
 async fn a_table_given_rows_that_are_not_objects_reports_it() {
