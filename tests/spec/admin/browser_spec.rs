@@ -10,11 +10,12 @@
 //! test against a real Node-RED for comparison.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
+use super::browser_support::{Running, artifacts, free_port, require_browser_tools, start_driver};
 use super::support::request;
 
 /// How long the server may take to answer `GET /settings` after it is started.
@@ -23,54 +24,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 /// The payload the driver's inject node sends.
 const PAYLOAD: &str = "hello ferrite";
-
-/// A child process killed when the test ends, whether it passes or panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Fails the test, saying how to get them, when Chromium, Node.js or the driver's
-/// packages are missing: a silent skip would pass without testing anything.
-fn require_browser_tools() {
-    let chromium = PathBuf::from(
-        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    let node = Command::new("node").arg("--version").output();
-    let driver = repo().join("tests/browser/node_modules/playwright-core");
-    let mut missing = Vec::new();
-    if !chromium.is_file() {
-        missing.push(format!("Chromium ({})", chromium.display()));
-    }
-    if !node.is_ok_and(|out| out.status.success()) {
-        missing.push("Node.js 20 or later (`node`, which the build needs too)".to_owned());
-    }
-    if !driver.is_dir() {
-        missing.push(format!("playwright-core ({})", driver.display()));
-    }
-    assert!(
-        missing.is_empty(),
-        "the browser test needs {}: ./scripts/test installs them (apt-get install chromium, \
-         npm ci in tests/browser; it asks for Node.js when missing)",
-        missing.join(", ")
-    );
-}
-
-/// A port nobody listens on now (the server gets it on its command line).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// Starts the server on `port` with a fresh user directory and an empty flows file; its
 /// output goes to `server.log` in that directory.
@@ -153,22 +106,12 @@ async fn browse(name: &str, extra: &[&str]) -> Browsed {
     let mut server = start_server(dir.path(), port);
     wait_until_ready(&mut server, dir.path(), &base, port).await;
 
-    let screenshot = repo().join("target/test-artifacts").join(name);
+    let screenshot = artifacts().join(name);
     let _ = std::fs::remove_file(&screenshot);
     let out_path = dir.path().join("browser.log");
-    let out = std::fs::File::create(&out_path).expect("log file");
-    let child = Command::new("node")
-        .current_dir(repo())
-        .arg("tests/browser/editor.mjs")
-        .arg(&base)
-        .arg(&screenshot)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("node starts");
-    let mut browser = Running(child);
+    let mut args: Vec<std::ffi::OsString> = vec![base.clone().into(), screenshot.clone().into()];
+    args.extend(extra.iter().map(Into::into));
+    let mut browser = start_driver("editor.mjs", args, &out_path);
     let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
     let deadline = Instant::now() + BROWSER_TIMEOUT;
     let status: ExitStatus = loop {

@@ -9,48 +9,17 @@
 //! `./scripts/test` installs what this needs: Debian's `chromium` and `npm ci` in
 //! `tests/browser`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
+use super::browser_support::{artifacts, require_browser_tools, start_driver};
 use super::dashboard_spec::{Dashboard, item, widget};
 
 /// The whole browser run; each step has 30 s of its own.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 /// Points in the chart's state when the page opens.
 const POINTS: usize = 100_000;
-
-/// The browser, killed when the test ends, whether it passes or panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Fails, saying how to get them, when Chromium or the driver is missing: a silent skip
-/// would pass without testing anything.
-fn require_browser_tools() {
-    let chromium = PathBuf::from(
-        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    let driver = repo().join("tests/browser/node_modules/playwright-core");
-    assert!(
-        chromium.is_file() && driver.is_dir(),
-        "the browser test needs Chromium ({}) and playwright-core ({}): ./scripts/test \
-         installs them (apt-get install chromium, npm ci in tests/browser)",
-        chromium.display(),
-        driver.display()
-    );
-}
 
 /// Puts a page on the hub: a wide trend group with the chart, a controls group with the
 /// gauge (and the `test-ui-input` button the flow registered as `b1`), under a theme.
@@ -224,7 +193,7 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
     let mut dash = Dashboard::start("b1", &[("s1", pump)]).await;
     fill_hub(&dash);
 
-    let artifacts = repo().join("target/test-artifacts");
+    let artifacts = artifacts();
     for name in [
         "dashboard.png",
         "dashboard-answered.png",
@@ -234,18 +203,12 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
     }
     let log_dir = tempfile::tempdir().expect("tempdir");
     let log_path = log_dir.path().join("browser.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let child = Command::new("node")
-        .current_dir(repo())
-        .arg("tests/browser/dashboard.mjs")
-        .arg(format!("{}/dashboard/", dash.base))
-        .arg(&artifacts)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .spawn()
-        .expect("node starts");
-    let mut browser = Running(child);
+    let url = format!("{}/dashboard/", dash.base);
+    let mut browser = start_driver(
+        "dashboard.mjs",
+        [url.as_ref(), artifacts.as_os_str()],
+        &log_path,
+    );
     let output = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + BROWSER_TIMEOUT;
     let mut answered = false;

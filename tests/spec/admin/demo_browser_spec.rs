@@ -15,12 +15,15 @@
 //! `tests/browser`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value as Json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::browser_support::{
+    Running, artifacts, free_port, repo, require_browser_tools, start_driver,
+};
 use super::support::request;
 
 /// How long Ferrite may take to start, to record the chart's points, and to stop.
@@ -37,50 +40,12 @@ const PUMP_REGISTER: u16 = 2;
 /// Points the chart records before the restart.
 const BEFORE_RESTART: usize = 3;
 
-/// A child process killed when the test ends, whether it passes or panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn now_ms() -> i64 {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis();
     i64::try_from(ms).expect("epoch ms")
-}
-
-/// Fails, saying how to get them, when Chromium or the driver is missing: a silent skip
-/// would pass without testing anything.
-fn require_browser_tools() {
-    let chromium = PathBuf::from(
-        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    let driver = repo().join("tests/browser/node_modules/playwright-core");
-    assert!(
-        chromium.is_file() && driver.is_dir(),
-        "the browser test needs Chromium ({}) and playwright-core ({}): ./scripts/test \
-         installs them (apt-get install chromium, npm ci in tests/browser)",
-        chromium.display(),
-        driver.display()
-    );
-}
-
-/// A port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// The demo flow with its Modbus and MQTT ports replaced, on the server and client side.
@@ -265,27 +230,20 @@ async fn demo_dashboard_back_fills_its_chart_after_a_restart_and_its_button_writ
 
     // Run 2, on the same user directory and database.
     let second = Ferrite::start(dir.path(), "run2").await;
-    let artifacts = repo().join("target/test-artifacts");
+    let artifacts = artifacts();
     for name in ["demo-backfilled.png", "demo-button.png"] {
         let _ = std::fs::remove_file(artifacts.join(name));
     }
     let timestamps: Vec<String> = recorded.iter().map(|(ts, _)| ts.to_string()).collect();
     let browser_log = dir.path().join("browser.log");
-    let out = std::fs::File::create(&browser_log).expect("log file");
-    let child = Command::new("node")
-        .current_dir(repo())
-        .arg("tests/browser/demo.mjs")
-        .arg(format!("{}dashboard/", second.base))
-        .arg(&artifacts)
-        .arg(CHART)
-        .arg(restart_ms.to_string())
-        .arg(timestamps.join(","))
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("node starts");
-    let mut browser = Running(child);
+    let args: [std::ffi::OsString; 5] = [
+        format!("{}dashboard/", second.base).into(),
+        artifacts.clone().into(),
+        CHART.into(),
+        restart_ms.to_string().into(),
+        timestamps.join(",").into(),
+    ];
+    let mut browser = start_driver("demo.mjs", args, &browser_log);
     let output = || std::fs::read_to_string(&browser_log).unwrap_or_default();
     let deadline = Instant::now() + BROWSER_TIMEOUT;
     let status = loop {

@@ -3,6 +3,7 @@
 mod assets_spec;
 mod auth_spec;
 mod browser_spec;
+mod browser_support;
 mod comms_spec;
 mod context_spec;
 mod credentials_spec;
