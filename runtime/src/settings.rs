@@ -29,6 +29,9 @@ pub struct Settings {
     pub http_admin_root: serde_json::Value,
     /// Editor users and permissions (`adminAuth`: `{type: "credentials", users: [...]}`).
     pub admin_auth: Option<serde_json::Value>,
+    /// Basic authentication for the dashboard (`httpNodeAuth`: `{user, pass}`, pass a
+    /// bcrypt hash), as Node-RED guards its `httpNode` routes.
+    pub http_node_auth: Option<serde_json::Value>,
     /// Serve the editor over HTTPS (`https`: `{key, cert}` as PEM text, or `keyFile` /
     /// `certFile` paths).
     pub https: Option<serde_json::Value>,
@@ -84,6 +87,7 @@ impl Default for Settings {
             ui_host: "127.0.0.1".to_owned(),
             http_admin_root: serde_json::Value::String("/".to_owned()),
             admin_auth: None,
+            http_node_auth: None,
             https: None,
             credential_secret: None,
             editor_theme: None,

@@ -3,7 +3,8 @@
 //! FlowFuse Dashboard 2.0's page, with our own code (`editor-static/dashboard/`) and uPlot
 //! for charts (pinned in `editor-static/package.json`).
 //!
-//! Like Node-RED's `httpNode` routes, the page and its socket need no editor login.
+//! Like Node-RED's `httpNode` routes, the page and its socket need no editor login;
+//! `httpNodeAuth` puts basic authentication in front of them (`node_auth.rs`).
 //!
 //! Socket protocol (one JSON object per text frame):
 //! * server → page: `{"type":"layout","items":[UiItem...]}` on connect and after every hub

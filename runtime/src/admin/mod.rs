@@ -14,6 +14,7 @@ mod flows;
 mod history;
 mod https;
 mod library;
+mod node_auth;
 mod node_routes;
 mod nodes;
 mod settings;
@@ -29,6 +30,7 @@ use crate::engine::Runtime;
 
 pub use auth::AuthError;
 pub use https::HttpsError;
+pub use node_auth::NodeAuthError;
 
 /// What every handler reaches: the runtime, and the admin side's own shared state.
 #[derive(Clone)]
@@ -102,7 +104,12 @@ pub fn router(state: AdminState) -> Router {
         .merge(library::routes())
         .merge(node_routes::routes())
         .merge(comms::routes())
-        .merge(dashboard::routes())
+        .merge(
+            dashboard::routes().layer(axum::middleware::from_fn_with_state(
+                dashboard_auth(&state),
+                node_auth::guard,
+            )),
+        )
         .merge(assets::routes())
         .merge(auth::routes())
         .layer(axum::middleware::from_fn_with_state(
@@ -117,12 +124,24 @@ pub fn router(state: AdminState) -> Router {
     }
 }
 
+/// `httpNodeAuth` for the dashboard; a setting that fails its check (which `serve` runs
+/// first) refuses everyone rather than leaving the dashboard open.
+fn dashboard_auth(state: &AdminState) -> Option<Arc<node_auth::NodeAuth>> {
+    let setting = state.runtime.settings().http_node_auth.as_ref();
+    node_auth::NodeAuth::from_setting(setting).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "The dashboard refuses every request.");
+        Some(node_auth::NodeAuth::refusing())
+    })
+}
+
 /// Why the editor could not be served: bad `adminAuth` or `https` settings (found before
 /// the first connection is accepted) or a failing listener.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    NodeAuth(#[from] node_auth::NodeAuthError),
     #[error(transparent)]
     Https(#[from] HttpsError),
     #[error("serving the editor: {0}")]
@@ -133,6 +152,7 @@ pub enum ServeError {
 /// any flow starts rather than leaving the flows running without their editor.
 pub fn check(state: &AdminState) -> Result<(), ServeError> {
     auth::check(state)?;
+    node_auth::NodeAuth::from_setting(state.runtime.settings().http_node_auth.as_ref())?;
     https::server_config(state.runtime.settings().https.as_ref())?;
     Ok(())
 }
@@ -144,7 +164,7 @@ pub async fn serve(
     state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    auth::check(&state)?;
+    check(&state)?;
     let tls = https::server_config(state.runtime.settings().https.as_ref())?;
     let app = router(state);
     match tls {

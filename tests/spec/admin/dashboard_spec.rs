@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::support::{Server, request};
+use super::support::{Server, request, serve_error};
 
 /// Longest wait for one frame.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -501,4 +501,114 @@ async fn a_burst_of_registrations_sends_one_layout() {
     page.send(json!({"type": "input", "id": "nope", "msg": {}}))
         .await;
     assert_eq!(page.frame().await["type"], "error");
+}
+
+/// Node-RED's example hash (its settings.js template) for the password "password".
+const PASSWORD_HASH: &str = "$2a$08$zZWtXTja0fB1pzD4sHCMyOCMYz2Z6dNbM6tl8sJogENOMcxWV9DN.";
+
+async fn node_auth_server() -> Server {
+    Server::with(
+        json!({"httpNodeAuth": {"user": "operator", "pass": PASSWORD_HASH}}),
+        json!([]),
+    )
+    .await
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}").as_bytes());
+    format!("Basic {encoded}")
+}
+
+/// httpNodeAuth: the dashboard's page and files need the user and password, as Node-RED's
+/// httpNode routes do, and a refusal asks the browser for them.
+#[tokio::test]
+async fn http_node_auth_asks_for_basic_credentials_before_the_dashboard() {
+    let server = node_auth_server().await;
+    let good = basic("operator", "password");
+    for path in ["dashboard/", "dashboard/dashboard.js"] {
+        let url = server.url(path);
+        let refused = request("GET", &url, &[], None).await;
+        assert_eq!(refused.status, 401, "{path}");
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some("Basic realm=\"Authorization Required\"")
+        );
+        for wrong in [
+            basic("operator", "wrong"),
+            basic("admin", "password"),
+            "Bearer password".to_owned(),
+        ] {
+            let reply = request("GET", &url, &[("authorization", &wrong)], None).await;
+            assert_eq!(reply.status, 401, "{path} with {wrong}");
+        }
+        // Twice: the second is answered from the remembered password.
+        for _ in 0..2 {
+            let reply = request("GET", &url, &[("authorization", &good)], None).await;
+            assert_eq!(reply.status, 200, "{path}");
+        }
+    }
+}
+
+/// The dashboard's websocket is guarded too: the browser sends the credentials it was
+/// asked for with the upgrade request.
+#[tokio::test]
+async fn http_node_auth_guards_the_dashboard_socket() {
+    let server = node_auth_server().await;
+    let upgrade = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let url = server.url("dashboard/ws");
+    assert_eq!(request("GET", &url, &upgrade, None).await.status, 401);
+    let good = basic("operator", "password");
+    let mut with_credentials = upgrade.to_vec();
+    with_credentials.push(("authorization", &good));
+    assert_eq!(
+        request("GET", &url, &with_credentials, None).await.status,
+        101
+    );
+}
+
+/// httpNodeAuth is the dashboard's alone: the editor and Admin API follow adminAuth.
+#[tokio::test]
+async fn http_node_auth_leaves_the_editor_to_admin_auth() {
+    let server = node_auth_server().await;
+    assert_eq!(
+        request("GET", &server.url("settings"), &[], None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(request("GET", &server.url(""), &[], None).await.status, 200);
+}
+
+/// A httpNodeAuth Ferrite cannot check stops it before any flow starts, naming what to fix.
+#[tokio::test]
+async fn a_bad_http_node_auth_stops_ferrite_naming_the_setting() {
+    let cases = [
+        (
+            json!({"httpNodeAuth": "operator:password"}),
+            "httpNodeAuth must be an object",
+        ),
+        (
+            json!({"httpNodeAuth": {"pass": PASSWORD_HASH}}),
+            "httpNodeAuth.user",
+        ),
+        (
+            json!({"httpNodeAuth": {"user": "operator"}}),
+            "httpNodeAuth.pass",
+        ),
+        (
+            json!({"httpNodeAuth": {"user": "operator", "pass": "5f4dcc3b5aa765d61d8327deb882cf99"}}),
+            "not a bcrypt hash",
+        ),
+    ];
+    for (settings, named) in cases {
+        let error = serve_error(settings).await;
+        assert!(error.contains(named), "{named}: {error}");
+    }
 }
