@@ -182,10 +182,19 @@ fn report(results: &[Json]) -> anyhow::Result<()> {
     let rendered: Vec<f64> = drawn.iter().zip(&frames).map(|(d, f)| d - f).collect();
     line("data arrival -> drawn", rendered);
     line("navigation start -> drawn", drawn);
-    let timeline: Vec<String> = ["html", "scripts", "open", "frame", "parsed", "drawn"]
-        .iter()
-        .map(|name| format!("{name} {:.0}", stats(field(name)).0))
-        .collect();
+    let timeline: Vec<String> = [
+        "html",
+        "dashboard.js",
+        "uPlot.js",
+        "scripts",
+        "open",
+        "frame",
+        "parsed",
+        "drawn",
+    ]
+    .iter()
+    .map(|name| format!("{name} {:.0}", stats(field(name)).0))
+    .collect();
     println!(
         "  median timeline (ms from navigation start): {}",
         timeline.join(", ")

@@ -7,7 +7,8 @@
 //
 // Usage: node tests/browser/dashboard-bench.mjs <dashboardUrl> <runs>
 // Prints one JSON array, one object a run, all times in ms from navigation start:
-// {html, scripts, open, frame, parsed, drawn, frameBytes, points}. Exit status 1 on failure.
+// {html, dashboard.js, uPlot.js (responseEnd), scripts (DOMContentLoaded), open, frame,
+// parsed, drawn, frameBytes, points}. Exit status 1 on failure.
 
 import { chromium } from "playwright-core";
 
@@ -32,8 +33,14 @@ async function run(browser, url) {
             return marks.length ? marks[marks.length - 1].startTime : null;
         };
         const nav = performance.getEntriesByType("navigation")[0];
+        const resource = (file) => {
+            const r = performance.getEntriesByType("resource").find((e) => e.name.endsWith(file));
+            return r ? r.responseEnd : null;
+        };
         return {
             html: nav.responseEnd,
+            "dashboard.js": resource("dashboard.js"),
+            "uPlot.js": resource("uPlot.iife.min.js"),
             scripts: nav.domContentLoadedEventEnd,
             open: last("ferrite:open"),
             frame: last("ferrite:frame"),
