@@ -7,7 +7,8 @@
 //! each time). Prints median and p95 of "data arrival → drawn" (from the websocket frame
 //! that brought the chart to the chart's first draw: the page's own work) and of
 //! "navigation start → drawn" (everything: page, scripts, socket, server, drawing), each
-//! against the 300 ms target, and the median load timeline.
+//! against the 300 ms target, the median load timeline, and how long the server alone
+//! takes to send a new connection the layout frame (a Rust websocket client).
 //!
 //! `cargo bench --bench dashboard [-- --runs N]`. Needs Chromium (`CHROMIUM_PATH`, default
 //! `/usr/bin/chromium`) and `npm ci` in `tests/browser` (./scripts/test does both). A miss
@@ -56,6 +57,10 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(dir.path().join("flows.json"), flows().to_string())?;
 
     let (server, url) = start(dir.path())?;
+    let socket_ms = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(layout_frame_times(&url, runs))?;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("node")
         .arg(repo.join("tests/browser/dashboard-bench.mjs"))
@@ -73,10 +78,50 @@ fn main() -> anyhow::Result<()> {
     }
     let results: Vec<Json> =
         serde_json::from_slice(&out.stdout).context("the browser run's output")?;
-    report(&results)
+    report(&results)?;
+    let (median, p95) = stats(socket_ms);
+    println!(
+        "  server alone (a Rust websocket client, connect -> whole layout frame): median {median:.0} ms, p95 {p95:.0} ms"
+    );
+    Ok(())
 }
 
-/// 100,000 points in the last hour (one every 36 ms): the window a ui-chart with the
+/// How long the server takes to hand a new connection the whole layout frame, without a
+/// browser, once the chart is on the hub (a first connection right after the flows
+/// start can get layouts without it): the JSON the hub keeps, framed and sent.
+async fn layout_frame_times(url: &str, runs: usize) -> anyhow::Result<Vec<f64>> {
+    use futures_util::StreamExt as _;
+    let ws_url = format!("{url}ws").replacen("http://", "ws://", 1);
+    let authority = ws_url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .context("the dashboard URL has no host")?
+        .to_owned();
+    let mut times = Vec::with_capacity(runs);
+    // The first connection waits for the chart; the others are timed.
+    for run in 0..=runs {
+        let started = std::time::Instant::now();
+        let stream = tokio::net::TcpStream::connect(&authority).await?;
+        let (mut ws, _) = tokio_tungstenite::client_async(ws_url.as_str(), stream).await?;
+        loop {
+            let frame = tokio::time::timeout(STARTUP, ws.next())
+                .await
+                .context("no layout frame with the chart in time")?
+                .context("the socket closed")??;
+            if frame.len() > 1_000_000 {
+                break;
+            }
+            anyhow::ensure!(run == 0, "a layout frame without the chart");
+        }
+        if run > 0 {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(times)
+}
+
+/// 100,000 points in the last hour (one every 35 ms): the window a ui-chart with the
 /// default `removeOlder` (1 h) loads back at start.
 async fn fill_history(dir: &Path) -> anyhow::Result<()> {
     let db = Db::open(&dir.join("ferrite.db")).await?;
