@@ -67,10 +67,6 @@ pub enum UiError {
 pub struct UiHub {
     items: Mutex<IndexMap<String, UiItem>>,
     tx: broadcast::Sender<Arc<UiEvent>>,
-    /// The items as JSON until one changes: every page that connects gets them, and a
-    /// chart's state can hold 100,000 points (megabytes to serialise). Locked after
-    /// `items`, always.
-    layout_json: Mutex<Option<Arc<str>>>,
 }
 
 impl Default for UiHub {
@@ -85,29 +81,18 @@ impl UiHub {
         Self {
             items: Mutex::default(),
             tx,
-            layout_json: Mutex::default(),
         }
     }
 
     /// Adds or replaces an item (a node starting); pages are told to reload the layout.
     pub fn register(&self, item: UiItem) {
-        {
-            let mut items = self.lock();
-            items.insert(item.id.clone(), item);
-            self.forget_layout_json();
-        }
+        self.lock().insert(item.id.clone(), item);
         let _ = self.tx.send(Arc::new(UiEvent::Layout));
     }
 
     /// Removes an item (a node closing).
     pub fn unregister(&self, id: &str) {
-        let removed = {
-            let mut items = self.lock();
-            let removed = items.shift_remove(id).is_some();
-            self.forget_layout_json();
-            removed
-        };
-        if removed {
+        if self.lock().shift_remove(id).is_some() {
             let _ = self.tx.send(Arc::new(UiEvent::Layout));
         }
     }
@@ -115,12 +100,10 @@ impl UiHub {
     /// Sends `msg` to the pages showing item `id`; with `state`, also what later pages
     /// get for it.
     pub fn send(&self, id: &str, msg: Json, state: Option<Json>) {
-        if let Some(state) = state {
-            let mut items = self.lock();
-            if let Some(item) = items.get_mut(id) {
-                item.state = state;
-                self.forget_layout_json();
-            }
+        if let Some(state) = state
+            && let Some(item) = self.lock().get_mut(id)
+        {
+            item.state = state;
         }
         let _ = self.tx.send(Arc::new(UiEvent::Msg {
             id: id.to_owned(),
@@ -131,22 +114,6 @@ impl UiHub {
     /// Every item, in registration order.
     pub fn snapshot(&self) -> Vec<UiItem> {
         self.lock().values().cloned().collect()
-    }
-
-    /// Every item, in registration order, as a JSON array: what [`Self::snapshot`] gives,
-    /// serialised once for all the pages that ask until an item changes.
-    pub fn layout_json(&self) -> Arc<str> {
-        let items = self.lock();
-        let mut cached = self.cached_layout_json();
-        if let Some(json) = &*cached {
-            return json.clone();
-        }
-        // Plain data with string keys: serialising it cannot fail.
-        let json: Arc<str> = serde_json::to_string(&items.values().collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".to_owned())
-            .into();
-        *cached = Some(json.clone());
-        json
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<UiEvent>> {
@@ -169,17 +136,6 @@ impl UiHub {
         } else {
             Err(UiError::Stopped(id.to_owned()))
         }
-    }
-
-    /// Called with `items` locked, so no page can cache what was there before.
-    fn forget_layout_json(&self) {
-        *self.cached_layout_json() = None;
-    }
-
-    fn cached_layout_json(&self) -> std::sync::MutexGuard<'_, Option<Arc<str>>> {
-        self.layout_json
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, UiItem>> {
@@ -227,35 +183,6 @@ mod tests {
         hub.unregister("g1");
         assert_eq!(*pages.try_recv().expect("layout"), UiEvent::Layout);
         assert!(hub.snapshot().is_empty());
-    }
-
-    /// The layout JSON is serialised once for every page until an item changes, and then
-    /// holds the change.
-    #[test]
-    fn layout_json_is_kept_until_an_item_changes() {
-        let hub = UiHub::new();
-        hub.register(item("g1"));
-        let first = hub.layout_json();
-        assert!(Arc::ptr_eq(&first, &hub.layout_json()), "serialised again");
-        let items: Json = serde_json::from_str(&first).expect("json");
-        assert_eq!(items[0]["id"], "g1");
-        hub.send(
-            "g1",
-            serde_json::json!({}),
-            Some(serde_json::json!({"value": 7})),
-        );
-        let after_state: Json = serde_json::from_str(&hub.layout_json()).expect("json");
-        assert_eq!(after_state[0]["state"], serde_json::json!({"value": 7}));
-        // A message without state leaves it as it was.
-        let kept = hub.layout_json();
-        hub.send("g1", serde_json::json!({}), None);
-        assert!(Arc::ptr_eq(&kept, &hub.layout_json()));
-        hub.register(item("g2"));
-        let registered: Json = serde_json::from_str(&hub.layout_json()).expect("json");
-        assert_eq!(registered.as_array().map(Vec::len), Some(2));
-        hub.unregister("g1");
-        let unregistered: Json = serde_json::from_str(&hub.layout_json()).expect("json");
-        assert_eq!(unregistered[0]["id"], "g2");
     }
 
     #[test]

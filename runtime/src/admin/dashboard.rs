@@ -26,13 +26,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::assets::{file_response, lookup};
 use super::{AdminState, ApiError};
 use crate::msg::Msg;
-use crate::ui::{UiError, UiEvent, UiHub};
+use crate::ui::{UiError, UiEvent, UiHub, UiItem};
 
 /// The page's own files (`index.html`, `dashboard.js`, `dashboard.css`).
 #[derive(RustEmbed)]
@@ -154,15 +155,21 @@ async fn relay(
     Ok(())
 }
 
-/// The layout frame, around the hub's items JSON: it is serialised once for all the pages
-/// that connect until an item changes, not once a page (a chart's 100,000 points are
-/// megabytes).
+/// The layout frame. Serialized straight from the items: a chart's state can hold 100,000
+/// points, and a detour through a `Json` value would copy them all once more.
+#[derive(Serialize)]
+struct LayoutFrame {
+    r#type: &'static str,
+    items: Vec<UiItem>,
+}
+
 async fn send_layout(socket: &mut WebSocket, hub: &UiHub) -> Result<(), Closed> {
-    let items = hub.layout_json();
-    let mut text = String::with_capacity(items.len() + 32);
-    text.push_str(r#"{"type":"layout","items":"#);
-    text.push_str(&items);
-    text.push('}');
+    let frame = LayoutFrame {
+        r#type: "layout",
+        items: hub.snapshot(),
+    };
+    // Plain data with string keys: serializing it cannot fail.
+    let text = serde_json::to_string(&frame).unwrap_or_default();
     send_text(socket, text).await
 }
 
