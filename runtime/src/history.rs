@@ -12,13 +12,16 @@
 //! 10 s, 1 min and 1 h) and a query answers from the coarsest rollup that still gives at
 //! least the asked number of buckets, falling back to the raw points when the range is
 //! narrow. Buckets are aligned to that rollup, so each rollup row falls in exactly one
-//! bucket; the first and last bucket may include points just outside the range.
+//! bucket. Only rollup rows wholly inside the range are used: the parts of the range in
+//! the rows at either edge are read from the raw points, so a bucket never counts a point
+//! outside the range, and a query gives the same aggregates as the raw points would.
 //!
 //! Retention (`historyMaxAgeDays`, `historyMaxPoints` per series) is applied by a
 //! periodic prune on the writer task. Rollup rows wholly older than what was pruned are
-//! removed; a rollup row that straddles the cut keeps the pruned points' aggregate.
+//! removed, and the rows that straddle the cut are recomputed from the points left, so
+//! they never count pruned points.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -42,6 +45,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const RESOLUTIONS: [i64; 3] = [10_000, 60_000, 3_600_000];
 /// Rows per multi-row INSERT (4 and 10 bound values a row, far under SQLite's limit).
 const ROWS_PER_INSERT: usize = 200;
+/// Query bounds are clamped to ±this (2^53 ms: JavaScript's safe integers).
+const MAX_TS: i64 = 1 << 53;
 /// Bucketed queries answer at most this many buckets.
 pub const MAX_POINTS: usize = 100_000;
 
@@ -188,6 +193,18 @@ struct Point {
     value: HistoryValue,
 }
 
+impl Point {
+    /// Timestamps are clamped to ±[`MAX_TS`], like query bounds, so rollup buckets
+    /// can be computed for any timestamp a message carries.
+    fn new(series: &str, ts_ms: i64, value: HistoryValue) -> Self {
+        Self {
+            series: series.to_owned(),
+            ts_ms: ts_ms.clamp(-MAX_TS, MAX_TS),
+            value,
+        }
+    }
+}
+
 enum Cmd {
     Point(Point),
     Flush(oneshot::Sender<Result<(), HistoryError>>),
@@ -237,11 +254,7 @@ impl HistoryStore {
     /// Queues a point without waiting; when the queue is full the point is counted in
     /// [`Self::dropped`] and a warning logged.
     pub fn record(&self, series: &str, ts_ms: i64, value: HistoryValue) {
-        let point = Point {
-            series: series.to_owned(),
-            ts_ms,
-            value,
-        };
+        let point = Point::new(series, ts_ms, value);
         if self.tx.try_send(Cmd::Point(point)).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             // Once per 10,000 so a flood does not become a log flood.
@@ -262,11 +275,7 @@ impl HistoryStore {
         ts_ms: i64,
         value: HistoryValue,
     ) -> Result<(), HistoryError> {
-        let point = Point {
-            series: series.to_owned(),
-            ts_ms,
-            value,
-        };
+        let point = Point::new(series, ts_ms, value);
         self.tx
             .send(Cmd::Point(point))
             .await
@@ -332,6 +341,8 @@ impl HistoryStore {
     }
 
     /// Points of one series in `[from_ms, to_ms]`, oldest first (see [`HistoryQuery`]).
+    /// Bounds beyond ±2^53 ms (JavaScript's safe integers, ~285,000 years) are clamped,
+    /// so the bucket arithmetic cannot overflow whatever a caller asks.
     pub async fn query(&self, q: &HistoryQuery) -> Result<Vec<HistoryPoint>, HistoryError> {
         if q.to_ms < q.from_ms {
             return Err(HistoryError::BadRange {
@@ -339,33 +350,72 @@ impl HistoryStore {
                 to: q.to_ms,
             });
         }
+        let (from, to) = (q.from_ms.max(-MAX_TS), q.to_ms.min(MAX_TS));
+        if to < from {
+            return Ok(Vec::new());
+        }
         let Some(sid) = self.series_id(&q.series).await? else {
             return Ok(Vec::new());
         };
         let Some(points) = q.points else {
-            return self.raw(sid, q.from_ms, q.to_ms).await;
+            return self.raw(sid, from, to).await;
         };
         let points = points.clamp(1, MAX_POINTS);
-        let span = q.to_ms.saturating_sub(q.from_ms).saturating_add(1);
+        let span = to - from + 1;
         let width = span.div_euclid(points as i64) + i64::from(span % points as i64 != 0);
-        let buckets = match RESOLUTIONS.iter().rev().find(|r| **r <= width) {
+        let mut acc = BTreeMap::new();
+        let start = match RESOLUTIONS.iter().rev().find(|r| **r <= width) {
             Some(&res) => {
                 let width = width.div_euclid(res) * res + if width % res != 0 { res } else { 0 };
-                let start = q.from_ms.div_euclid(res) * res;
-                self.buckets(Source::Rollup(res), sid, start, width, q.to_ms)
-                    .await?
+                let start = from.div_euclid(res) * res;
+                // Only rollup rows wholly inside the range may be used: a row at either
+                // edge also counts points outside it. Those partial edges (each shorter
+                // than one row) are read from the raw points instead.
+                let inner_from = start + if from == start { 0 } else { res };
+                let inner_end = (to + 1).div_euclid(res) * res;
+                if inner_from < inner_end {
+                    let grid = Grid { sid, start, width };
+                    if from < inner_from {
+                        self.fold(Source::Raw, grid, from, inner_from - 1, &mut acc)
+                            .await?;
+                    }
+                    self.fold(
+                        Source::Rollup(res),
+                        grid,
+                        inner_from,
+                        inner_end - res,
+                        &mut acc,
+                    )
+                    .await?;
+                    if inner_end <= to {
+                        self.fold(Source::Raw, grid, inner_end, to, &mut acc)
+                            .await?;
+                    }
+                } else {
+                    let grid = Grid { sid, start, width };
+                    self.fold(Source::Raw, grid, from, to, &mut acc).await?;
+                }
+                Grid { sid, start, width }
             }
             None => {
-                self.buckets(Source::Raw(q.from_ms), sid, q.from_ms, width, q.to_ms)
-                    .await?
+                let grid = Grid {
+                    sid,
+                    start: from,
+                    width,
+                };
+                self.fold(Source::Raw, grid, from, to, &mut acc).await?;
+                grid
             }
         };
-        let total: u64 = buckets.iter().map(|b| b.count).sum();
-        if total <= points as u64 {
+        let total: i64 = acc.values().map(|p: &Partial| p.count).sum();
+        if total <= points as i64 {
             // Few enough to send as they are.
-            return self.raw(sid, q.from_ms, q.to_ms).await;
+            return self.raw(sid, from, to).await;
         }
-        Ok(buckets)
+        Ok(acc
+            .into_iter()
+            .map(|(b, p)| p.into_point(start.start + b * start.width))
+            .collect())
     }
 
     async fn series_id(&self, name: &str) -> Result<Option<i64>, HistoryError> {
@@ -403,107 +453,98 @@ impl HistoryStore {
             .collect()
     }
 
-    /// Buckets of `width` ms from `start`: aggregates in one query, the newest value per
-    /// bucket in another (SQLite gives a bare column from the row `max()` picked).
-    async fn buckets(
+    /// Adds what `source` holds in `[from, to]` to the buckets of `grid` in `acc` (keyed by
+    /// bucket number): aggregates in one query, the newest value per bucket in another
+    /// (SQLite gives a bare column from the row `max()` picked). For a rollup, `from` and
+    /// `to` must be row starts.
+    async fn fold(
         &self,
         source: Source,
-        sid: i64,
-        start: i64,
-        width: i64,
+        grid: Grid,
+        from: i64,
         to: i64,
-    ) -> Result<Vec<HistoryPoint>, HistoryError> {
-        let (aggs, lasts) = match source {
-            Source::Raw(from) => {
-                let aggs = sqlx::query(
-                    "SELECT (ts_ms - ?1) / ?2 AS b, min(n), max(n), total(n), count(n), count(*) FROM \
-                     (SELECT ts_ms, CASE WHEN typeof(value) = 'text' THEN NULL ELSE CAST(value AS REAL) END AS n \
-                      FROM history_points WHERE series_id = ?3 AND ts_ms BETWEEN ?4 AND ?5) \
-                     GROUP BY b ORDER BY b",
-                )
-                .bind(start)
-                .bind(width)
-                .bind(sid)
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.db.pool())
-                .await?;
-                let lasts = sqlx::query(
-                    "SELECT (ts_ms - ?1) / ?2 AS b, \
-                     CASE WHEN typeof(value) = 'text' THEN NULL ELSE CAST(value AS REAL) END, \
-                     CASE WHEN typeof(value) = 'text' THEN value END, max(ts_ms) \
-                     FROM history_points WHERE series_id = ?3 AND ts_ms BETWEEN ?4 AND ?5 \
-                     GROUP BY b ORDER BY b",
-                )
-                .bind(start)
-                .bind(width)
-                .bind(sid)
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.db.pool())
-                .await?;
-                (aggs, lasts)
-            }
-            Source::Rollup(res) => {
-                let aggs = sqlx::query(
-                    "SELECT (bucket_ms - ?1) / ?2 AS b, min(mn), max(mx), total(sum), sum(num), sum(count) \
-                     FROM history_rollup WHERE series_id = ?3 AND res_ms = ?4 AND bucket_ms BETWEEN ?1 AND ?5 \
-                     GROUP BY b ORDER BY b",
-                )
-                .bind(start)
-                .bind(width)
-                .bind(sid)
-                .bind(res)
-                .bind(to)
-                .fetch_all(self.db.pool())
-                .await?;
-                let lasts = sqlx::query(
-                    "SELECT (bucket_ms - ?1) / ?2 AS b, \
-                     CASE WHEN typeof(last) = 'text' THEN NULL ELSE CAST(last AS REAL) END, \
-                     CASE WHEN typeof(last) = 'text' THEN last END, max(last_ts) \
-                     FROM history_rollup WHERE series_id = ?3 AND res_ms = ?4 AND bucket_ms BETWEEN ?1 AND ?5 \
-                     GROUP BY b ORDER BY b",
-                )
-                .bind(start)
-                .bind(width)
-                .bind(sid)
-                .bind(res)
-                .bind(to)
-                .fetch_all(self.db.pool())
-                .await?;
-                (aggs, lasts)
-            }
+        acc: &mut BTreeMap<i64, Partial>,
+    ) -> Result<(), HistoryError> {
+        let (aggs_sql, lasts_sql, res) = match source {
+            Source::Raw => (
+                "SELECT (ts_ms - ?1) / ?2 AS b, min(n), max(n), total(n), count(n), count(*) FROM \
+                 (SELECT ts_ms, CASE WHEN typeof(value) = 'text' THEN NULL ELSE CAST(value AS REAL) END AS n \
+                  FROM history_points WHERE series_id = ?3 AND ts_ms BETWEEN ?5 AND ?6) \
+                 GROUP BY b ORDER BY b",
+                "SELECT (ts_ms - ?1) / ?2 AS b, \
+                 CASE WHEN typeof(value) = 'text' THEN NULL ELSE CAST(value AS REAL) END, \
+                 CASE WHEN typeof(value) = 'text' THEN value END, max(ts_ms) \
+                 FROM history_points WHERE series_id = ?3 AND ts_ms BETWEEN ?5 AND ?6 \
+                 GROUP BY b ORDER BY b",
+                0,
+            ),
+            Source::Rollup(res) => (
+                "SELECT (bucket_ms - ?1) / ?2 AS b, min(mn), max(mx), total(sum), sum(num), sum(count) \
+                 FROM history_rollup WHERE series_id = ?3 AND res_ms = ?4 AND bucket_ms BETWEEN ?5 AND ?6 \
+                 GROUP BY b ORDER BY b",
+                "SELECT (bucket_ms - ?1) / ?2 AS b, \
+                 CASE WHEN typeof(last) = 'text' THEN NULL ELSE CAST(last AS REAL) END, \
+                 CASE WHEN typeof(last) = 'text' THEN last END, max(last_ts) \
+                 FROM history_rollup WHERE series_id = ?3 AND res_ms = ?4 AND bucket_ms BETWEEN ?5 AND ?6 \
+                 GROUP BY b ORDER BY b",
+                res,
+            ),
         };
+        let run = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(grid.start)
+                .bind(grid.width)
+                .bind(grid.sid)
+                .bind(res)
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.db.pool())
+        };
+        let aggs = run(aggs_sql).await?;
+        let lasts = run(lasts_sql).await?;
         let mut last_by_bucket = HashMap::with_capacity(lasts.len());
         for r in &lasts {
             let b: i64 = r.try_get(0)?;
-            last_by_bucket.insert(b, last_of(r.try_get(1)?, r.try_get(2)?));
+            let last = last_of(r.try_get(1)?, r.try_get(2)?);
+            last_by_bucket.insert(b, (last, r.try_get::<i64, _>(3)?));
         }
-        aggs.iter()
-            .map(|r| {
-                let b: i64 = r.try_get(0)?;
-                let sum: f64 = r.try_get(3)?;
-                let num: i64 = r.try_get(4)?;
-                let count: i64 = r.try_get(5)?;
-                Ok(HistoryPoint {
-                    ts_ms: start + b * width,
-                    min: r.try_get(1)?,
-                    max: r.try_get(2)?,
-                    avg: (num > 0).then(|| sum / num as f64),
-                    last: last_by_bucket.remove(&b).flatten(),
-                    count: u64::try_from(count).unwrap_or(0),
-                })
-            })
-            .collect()
+        for r in &aggs {
+            let b: i64 = r.try_get(0)?;
+            let (last, last_ts) = last_by_bucket.remove(&b).unwrap_or((None, i64::MIN));
+            let part = Partial {
+                mn: r.try_get(1)?,
+                mx: r.try_get(2)?,
+                sum: r.try_get(3)?,
+                num: r.try_get(4)?,
+                count: r.try_get(5)?,
+                last,
+                last_ts,
+            };
+            match acc.entry(b) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(part);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(part),
+            }
+        }
+        Ok(())
     }
 }
 
+/// Where a query reads from.
 #[derive(Debug, Clone, Copy)]
 enum Source {
-    /// Raw points from this ms on.
-    Raw(i64),
+    Raw,
     /// The rollup of this resolution.
     Rollup(i64),
+}
+
+/// A query's buckets: `width` ms each from `start`, of series `sid`.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    sid: i64,
+    start: i64,
+    width: i64,
 }
 
 fn last_of(number: Option<f64>, text: Option<String>) -> Option<HistoryValue> {
@@ -512,15 +553,77 @@ fn last_of(number: Option<f64>, text: Option<String>) -> Option<HistoryValue> {
         .or(text.map(HistoryValue::Text))
 }
 
-/// One rollup row being built from a batch.
-struct Roll {
+/// The aggregate of some points: a rollup row being built from a batch, or a query's
+/// bucket being put together from rollup rows and raw points.
+struct Partial {
     mn: Option<f64>,
     mx: Option<f64>,
     sum: f64,
     num: i64,
     count: i64,
-    last: HistoryValue,
+    last: Option<HistoryValue>,
     last_ts: i64,
+}
+
+impl Partial {
+    const EMPTY: Self = Self {
+        mn: None,
+        mx: None,
+        sum: 0.0,
+        num: 0,
+        count: 0,
+        last: None,
+        last_ts: i64::MIN,
+    };
+
+    fn add(&mut self, ts_ms: i64, value: &HistoryValue) {
+        let number = match value {
+            HistoryValue::Number(v) => Some(*v),
+            HistoryValue::Text(_) => None,
+        };
+        self.merge(Self {
+            mn: number,
+            mx: number,
+            sum: number.unwrap_or(0.0),
+            num: i64::from(number.is_some()),
+            count: 1,
+            last: Some(value.clone()),
+            last_ts: ts_ms,
+        });
+    }
+
+    /// Takes in `other`'s points; on equal newest timestamps `other`'s value wins (it
+    /// was recorded later).
+    fn merge(&mut self, other: Self) {
+        self.mn = either(self.mn, other.mn, f64::min);
+        self.mx = either(self.mx, other.mx, f64::max);
+        self.sum += other.sum;
+        self.num += other.num;
+        self.count += other.count;
+        if other.last.is_some() && other.last_ts >= self.last_ts {
+            self.last = other.last;
+            self.last_ts = other.last_ts;
+        }
+    }
+
+    fn into_point(self, ts_ms: i64) -> HistoryPoint {
+        HistoryPoint {
+            ts_ms,
+            min: self.mn,
+            max: self.mx,
+            avg: (self.num > 0).then(|| self.sum / self.num as f64),
+            last: self.last,
+            count: u64::try_from(self.count).unwrap_or(0),
+        }
+    }
+}
+
+/// `pick` of two optional numbers, either alone when the other is missing.
+fn either(a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    }
 }
 
 struct Writer {
@@ -598,38 +701,18 @@ impl Writer {
                 self.ids.insert(p.series.clone(), id);
             }
         }
-        let mut rolls: HashMap<(i64, i64, i64), Roll> = HashMap::new();
+        let mut rolls: HashMap<(i64, i64, i64), Partial> = HashMap::new();
         let mut rows = Vec::with_capacity(batch.len());
         for p in &batch {
             let sid = self.ids[&p.series];
             self.seq += 1;
             rows.push((sid, p.ts_ms, self.seq, &p.value));
-            let number = match p.value {
-                HistoryValue::Number(v) => Some(v),
-                HistoryValue::Text(_) => None,
-            };
             for res in RESOLUTIONS {
                 let bucket = p.ts_ms.div_euclid(res) * res;
-                let roll = rolls.entry((sid, res, bucket)).or_insert_with(|| Roll {
-                    mn: None,
-                    mx: None,
-                    sum: 0.0,
-                    num: 0,
-                    count: 0,
-                    last: p.value.clone(),
-                    last_ts: p.ts_ms,
-                });
-                if let Some(v) = number {
-                    roll.mn = Some(roll.mn.map_or(v, |m| m.min(v)));
-                    roll.mx = Some(roll.mx.map_or(v, |m| m.max(v)));
-                    roll.sum += v;
-                    roll.num += 1;
-                }
-                roll.count += 1;
-                if p.ts_ms >= roll.last_ts {
-                    roll.last = p.value.clone();
-                    roll.last_ts = p.ts_ms;
-                }
+                rolls
+                    .entry((sid, res, bucket))
+                    .or_insert(Partial::EMPTY)
+                    .add(p.ts_ms, &p.value);
             }
         }
         let mut tx = self.db.pool().begin().await?;
@@ -671,7 +754,11 @@ impl Writer {
                     .bind(r.sum)
                     .bind(r.num)
                     .bind(r.count);
-                q = bind_value(q, &r.last).bind(r.last_ts);
+                q = match &r.last {
+                    Some(last) => bind_value(q, last),
+                    None => q.bind(None::<f64>),
+                }
+                .bind(r.last_ts);
             }
             q.execute(&mut *tx).await?;
         }
@@ -734,16 +821,22 @@ impl Writer {
             .collect::<Result<_, _>>()?;
         let mut removed = 0;
         for sid in series {
+            // One transaction a series, so a query never sees points gone but their
+            // rollups not yet corrected.
+            let mut tx = pool.begin().await?;
             if let Some(age) = max_age_ms {
                 let cutoff = chrono::Utc::now().timestamp_millis() - age;
-                removed +=
+                let gone =
                     sqlx::query("DELETE FROM history_points WHERE series_id = ? AND ts_ms < ?")
                         .bind(sid)
                         .bind(cutoff)
-                        .execute(pool)
+                        .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                drop_rollups_before(pool, sid, cutoff).await?;
+                if gone > 0 {
+                    fix_rollups_at(&mut tx, sid, cutoff).await?;
+                }
+                removed += gone;
             }
             if let Some(max) = max_points {
                 // The oldest point to keep; everything before it goes.
@@ -753,22 +846,26 @@ impl Writer {
                 )
                 .bind(sid)
                 .bind(i64::try_from(max.saturating_sub(1)).unwrap_or(i64::MAX))
-                .fetch_optional(pool)
+                .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(row) = keep {
                     let (ts, seq): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-                    removed += sqlx::query(
+                    let gone = sqlx::query(
                         "DELETE FROM history_points WHERE series_id = ? AND (ts_ms, seq) < (?, ?)",
                     )
                     .bind(sid)
                     .bind(ts)
                     .bind(seq)
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                    drop_rollups_before(pool, sid, ts).await?;
+                    if gone > 0 {
+                        fix_rollups_at(&mut tx, sid, ts).await?;
+                    }
+                    removed += gone;
                 }
             }
+            tx.commit().await?;
         }
         if removed > 0 {
             tracing::debug!(removed, "History retention removed points.");
@@ -777,17 +874,47 @@ impl Writer {
     }
 }
 
-/// Removes the rollup rows that end at or before `cutoff`.
-async fn drop_rollups_before(
-    pool: &sqlx::SqlitePool,
+/// After the points of series `sid` before a cut at `cut` ms were removed: drops the
+/// rollup rows that end at or before the cut and recomputes, from the points left, the
+/// row of each resolution that holds the cut, so no rollup counts a removed point.
+async fn fix_rollups_at(
+    tx: &mut sqlx::SqliteConnection,
     sid: i64,
-    cutoff: i64,
+    cut: i64,
 ) -> Result<(), HistoryError> {
     sqlx::query("DELETE FROM history_rollup WHERE series_id = ? AND bucket_ms + res_ms <= ?")
         .bind(sid)
-        .bind(cutoff)
-        .execute(pool)
+        .bind(cut)
+        .execute(&mut *tx)
         .await?;
+    for res in RESOLUTIONS {
+        let bucket = cut.div_euclid(res) * res;
+        sqlx::query(
+            "DELETE FROM history_rollup WHERE series_id = ? AND res_ms = ? AND bucket_ms = ?",
+        )
+        .bind(sid)
+        .bind(res)
+        .bind(bucket)
+        .execute(&mut *tx)
+        .await?;
+        // No row when no point is left in it (the GROUP BY of no rows is no row).
+        sqlx::query(
+            "INSERT INTO history_rollup \
+             (series_id, res_ms, bucket_ms, mn, mx, sum, num, count, last, last_ts) \
+             SELECT ?1, ?2, ?3, min(n), max(n), total(n), count(n), count(*), \
+             (SELECT value FROM history_points WHERE series_id = ?1 AND ts_ms >= ?3 AND ts_ms < ?3 + ?2 \
+              ORDER BY ts_ms DESC, seq DESC LIMIT 1), max(ts_ms) \
+             FROM (SELECT series_id, ts_ms, \
+                   CASE WHEN typeof(value) = 'text' THEN NULL ELSE CAST(value AS REAL) END AS n \
+                   FROM history_points WHERE series_id = ?1 AND ts_ms >= ?3 AND ts_ms < ?3 + ?2) \
+             GROUP BY series_id",
+        )
+        .bind(sid)
+        .bind(res)
+        .bind(bucket)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -1084,6 +1211,162 @@ mod tests {
             .await
             .expect("query");
         assert_eq!(wide.iter().map(|p| p.count).sum::<u64>(), 1);
+    }
+
+    /// What the raw points of `q`'s range give for each bucket `answer` has, bucket `i`
+    /// spanning from its `ts_ms` to the next bucket's (buckets partition time, empty ones
+    /// are left out); fails when a point of the range lies before the first bucket.
+    async fn assert_buckets_match_raw_points(store: &HistoryStore, q: &HistoryQuery) {
+        let answer = store.query(q).await.expect("query");
+        let raw = store
+            .query(&HistoryQuery {
+                points: None,
+                ..q.clone()
+            })
+            .await
+            .expect("raw query");
+        assert!(!answer.is_empty(), "{q:?}: no buckets");
+        assert!(
+            raw.first().is_none_or(|p| p.ts_ms >= answer[0].ts_ms),
+            "{q:?}: a point lies before the first bucket"
+        );
+        for (i, got) in answer.iter().enumerate() {
+            let end = answer.get(i + 1).map_or(i64::MAX, |next| next.ts_ms);
+            let inside: Vec<&HistoryPoint> = raw
+                .iter()
+                .filter(|p| p.ts_ms >= got.ts_ms && p.ts_ms < end)
+                .collect();
+            let numbers: Vec<f64> = inside.iter().filter_map(|p| p.min).collect();
+            let context = format!("{q:?}, bucket {i} at {}", got.ts_ms);
+            assert_eq!(got.count, inside.len() as u64, "count of {context}");
+            assert_eq!(
+                got.min,
+                numbers.iter().copied().reduce(f64::min),
+                "min of {context}"
+            );
+            assert_eq!(
+                got.max,
+                numbers.iter().copied().reduce(f64::max),
+                "max of {context}"
+            );
+            let avg =
+                (!numbers.is_empty()).then(|| numbers.iter().sum::<f64>() / numbers.len() as f64);
+            match (got.avg, avg) {
+                (Some(a), Some(b)) => {
+                    assert!(
+                        (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                        "avg of {context}: {a} vs {b}"
+                    )
+                }
+                (a, b) => assert_eq!(a, b, "avg of {context}"),
+            }
+            assert_eq!(
+                got.last,
+                inside.last().and_then(|p| p.last.clone()),
+                "last of {context}"
+            );
+        }
+    }
+
+    /// A query answered from the rollups gives the same min, max, avg, last and count as
+    /// the raw points, also for ranges that start and end inside rollup rows.
+    #[tokio::test]
+    async fn rollup_answers_match_raw_points_for_unaligned_ranges() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, store) = open(&dir, Retention::default()).await;
+        let mut rng = fastrand::Rng::with_seed(8);
+        // A point every 7 s for two days, some of them text.
+        let t0 = 1_700_000_003_000_i64;
+        let end = t0 + 2 * 86_400_000;
+        for (k, ts) in (t0..end).step_by(7_000).enumerate() {
+            let value = if k % 97 == 0 {
+                HistoryValue::Text(format!("t{k}"))
+            } else {
+                HistoryValue::Number(rng.f64() * 100.0 - 50.0)
+            };
+            store.record_wait("s", ts, value).await.expect("record");
+        }
+        store.flush().await.expect("flush");
+        for _ in 0..40 {
+            let from = rng.i64(t0 - 3_600_000..end);
+            let to = from + rng.i64(2 * 3_600_000..2 * 86_400_000);
+            let q = HistoryQuery {
+                points: Some(rng.usize(1..=60)),
+                ..query("s", from, to, None)
+            };
+            assert_buckets_match_raw_points(&store, &q).await;
+        }
+    }
+
+    /// After retention by count cuts inside rollup rows, queries answered from the rollups
+    /// count only the points that are left.
+    #[tokio::test]
+    async fn retention_by_count_corrects_the_rollups_at_the_cut() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A point every 3 s for three hours; the oldest kept is at 4,803 s, inside a 10 s,
+        // a 1 min and a 1 h rollup row that also hold pruned points.
+        let retention = Retention {
+            max_age_ms: None,
+            max_points: Some(1999),
+        };
+        let (_db, store) = open(&dir, retention).await;
+        for k in 0..3600_i64 {
+            store
+                .record_wait("s", k * 3000, HistoryValue::Number((k % 50) as f64))
+                .await
+                .expect("record");
+        }
+        store.prune().await.expect("prune");
+        let left = store
+            .query(&query("s", 0, i64::MAX, None))
+            .await
+            .expect("query");
+        // (The writer's own periodic prune may have run first: the points left say
+        // what retention did, not the count `prune` returns.)
+        assert_eq!((left.len(), left[0].ts_ms), (1999, 4_803_000));
+        // 3 buckets: the hourly rollup; 6: by the minute; 500: by 10 s.
+        for points in [3, 6, 500] {
+            let q = query("s", 0, 3 * 3_600_000 - 1, Some(points));
+            assert_buckets_match_raw_points(&store, &q).await;
+        }
+    }
+
+    /// After retention by age cuts inside rollup rows, queries answered from the rollups
+    /// count only the points that are left.
+    #[tokio::test]
+    async fn retention_by_age_corrects_the_rollups_at_the_cut() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = chrono::Utc::now().timestamp_millis();
+        // Three hours of a point every 3 s, from a whole hour; the cut falls 1.5 s after
+        // the point at 5,001 s (inside a 1 h rollup row), plus however long the test
+        // takes to get to the prune.
+        let base = (now - 3 * 3_600_000).div_euclid(3_600_000) * 3_600_000;
+        let retention = Retention {
+            max_age_ms: Some(now - (base + 5_002_500)),
+            max_points: None,
+        };
+        let (_db, store) = open(&dir, retention).await;
+        for k in 0..3600_i64 {
+            store
+                .record_wait("s", base + k * 3000, HistoryValue::Number((k % 50) as f64))
+                .await
+                .expect("record");
+        }
+        store.prune().await.expect("prune");
+        let left = store
+            .query(&query("s", base, i64::MAX, None))
+            .await
+            .expect("query");
+        // However long the test took to get here, the cut is inside the 1 h row.
+        assert!(
+            (base + 5_004_000..base + 7_200_000).contains(&left[0].ts_ms),
+            "the oldest point left is at {}",
+            left[0].ts_ms - base
+        );
+        for points in [3, 6, 500] {
+            let q = query("s", base, base + 3 * 3_600_000 - 1, Some(points));
+            assert_buckets_match_raw_points(&store, &q).await;
+        }
     }
 
     /// Points survive closing and reopening the database file.
