@@ -10,12 +10,12 @@
 //! test against a real Node-RED for comparison.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use super::browser_support::{Running, artifacts, free_port, require_browser_tools, start_driver};
+use super::browser_support::{Driver, Running, artifacts, free_port, require_browser_tools};
 use super::support::request;
 
 /// How long the server may take to answer `GET /settings` after it is started.
@@ -111,26 +111,9 @@ async fn browse(name: &str, extra: &[&str]) -> Browsed {
     let out_path = dir.path().join("browser.log");
     let mut args: Vec<std::ffi::OsString> = vec![base.clone().into(), screenshot.clone().into()];
     args.extend(extra.iter().map(Into::into));
-    let mut browser = start_driver("editor.mjs", args, &out_path);
-    let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
-    let status: ExitStatus = loop {
-        if let Some(status) = browser.0.try_wait().expect("waitable") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
-            output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let output = output();
-    assert!(
-        status.success(),
-        "the browser run failed ({status}):\n{output}\n--- server log ---\n{}",
-        server_log(dir.path())
-    );
+    let output = Driver::start("editor.mjs", args, &out_path, BROWSER_TIMEOUT)
+        .finish(|| server_log(dir.path()))
+        .await;
     assert!(
         screenshot.is_file(),
         "no screenshot at {}:\n{output}",

@@ -3,7 +3,8 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// A child process killed when the test ends, whether it passes or panics.
 pub struct Running(pub Child);
@@ -58,22 +59,73 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the driver `tests/browser/<script>` under Node.js with `args`, its output going
-/// to `log`.
-pub fn start_driver<I, S>(script: &str, args: I, log: &Path) -> Running
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let out = std::fs::File::create(log).expect("log file");
-    let child = Command::new("node")
-        .current_dir(repo())
-        .arg(Path::new("tests/browser").join(script))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("node starts");
-    Running(child)
+/// A browser driver (`tests/browser/<script>` under Node.js) with its log and deadline.
+pub struct Driver {
+    process: Running,
+    log: PathBuf,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Driver {
+    /// Starts the driver with `args`, its output going to `log`; it has `timeout` to finish.
+    pub fn start<I, S>(script: &str, args: I, log: &Path, timeout: Duration) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = std::fs::File::create(log).expect("log file");
+        let child = Command::new("node")
+            .current_dir(repo())
+            .arg(Path::new("tests/browser").join(script))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .expect("node starts");
+        Self {
+            process: Running(child),
+            log: log.to_path_buf(),
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// What it printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its exit status once it has exited; fails the test when it outlives its timeout.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        if let Some(status) = self.process.0.try_wait().expect("waitable") {
+            return Some(status);
+        }
+        assert!(
+            Instant::now() < self.deadline,
+            "the browser run took longer than {:?}:\n{}",
+            self.timeout,
+            self.output()
+        );
+        None
+    }
+
+    /// Waits for it to exit and fails the test, with its output and `context` (the
+    /// server's log), unless it succeeded; returns its output.
+    pub async fn finish(mut self, context: impl FnOnce() -> String) -> String {
+        let status = loop {
+            if let Some(status) = self.exited() {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let output = self.output();
+        assert!(
+            status.success(),
+            "the browser run failed ({status}):\n{output}\n--- server log ---\n{}",
+            context()
+        );
+        output
+    }
 }

@@ -9,11 +9,11 @@
 //! `./scripts/test` installs what this needs: Debian's `chromium` and `npm ci` in
 //! `tests/browser`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use super::browser_support::{artifacts, require_browser_tools, start_driver};
+use super::browser_support::{Driver, artifacts, require_browser_tools};
 use super::dashboard_spec::{Dashboard, item, widget};
 
 /// The whole browser run; each step has 30 s of its own.
@@ -204,24 +204,18 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
     let log_dir = tempfile::tempdir().expect("tempdir");
     let log_path = log_dir.path().join("browser.log");
     let url = format!("{}/dashboard/", dash.base);
-    let mut browser = start_driver(
+    let mut browser = Driver::start(
         "dashboard.mjs",
         [url.as_ref(), artifacts.as_os_str()],
         &log_path,
+        BROWSER_TIMEOUT,
     );
-    let output = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
     let mut answered = false;
     let mut switched = Vec::new();
     let status = loop {
-        if let Some(status) = browser.0.try_wait().expect("waitable") {
+        if let Some(status) = browser.exited() {
             break status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
-            output()
-        );
         // Waiting for an input is the poll interval; the button's press gets an answer.
         if let Some(msg) = dash
             .flow
@@ -234,11 +228,11 @@ async fn dashboard_draws_a_large_chart_fast_sends_button_presses_and_fits_a_phon
                     answer(&dash);
                     answered = true;
                 }
-                None => panic!("a second press:\n{}", output()),
+                None => panic!("a second press:\n{}", browser.output()),
             }
         }
     };
-    let output = output();
+    let output = browser.output();
     assert!(
         status.success(),
         "the browser run failed ({status}):\n{output}"

@@ -21,9 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value as Json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::browser_support::{
-    Running, artifacts, free_port, repo, require_browser_tools, start_driver,
-};
+use super::browser_support::{Driver, Running, artifacts, free_port, repo, require_browser_tools};
 use super::support::request;
 
 /// How long Ferrite may take to start, to record the chart's points, and to stop.
@@ -243,26 +241,9 @@ async fn demo_dashboard_back_fills_its_chart_after_a_restart_and_its_button_writ
         restart_ms.to_string().into(),
         timestamps.join(",").into(),
     ];
-    let mut browser = start_driver("demo.mjs", args, &browser_log);
-    let output = || std::fs::read_to_string(&browser_log).unwrap_or_default();
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
-    let status = loop {
-        if let Some(status) = browser.0.try_wait().expect("waitable") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the browser run took longer than {BROWSER_TIMEOUT:?}:\n{}",
-            output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let output = output();
-    assert!(
-        status.success(),
-        "the browser run failed ({status}):\n{output}\n--- ferrite log ---\n{}",
-        second.log()
-    );
+    let output = Driver::start("demo.mjs", args, &browser_log, BROWSER_TIMEOUT)
+        .finish(|| second.log())
+        .await;
     let back_filled: usize = output
         .lines()
         .find_map(|l| {
