@@ -255,15 +255,48 @@
                 }
             }
         };
-        const initial = (item.state && item.state.series) || {};
-        for (const [name, points] of Object.entries(initial)) {
-            const s = { xs: new Array(points.length), ys: new Array(points.length) };
-            for (let i = 0; i < points.length; i++) {
-                s.xs[i] = xOf(points[i][0]);
-                s.ys[i] = points[i][1];
+        // One series' columns as ui_chart.rs sends them (state and live msgs alike):
+        // {y: [...], dx: [x0, x1 - x0, ...]} (integer x, delta-encoded: prefix-summed back) or
+        // {y: [...], x: [...]} (x as given: category text, fractional x). Decoded straight into
+        // the x and y arrays, no object per point.
+        const decode = (cols) => {
+            const ys = Array.isArray(cols && cols.y) ? cols.y : [];
+            const dx = Array.isArray(cols && cols.dx) ? cols.dx : null;
+            const given = dx || (Array.isArray(cols && cols.x) ? cols.x : []);
+            const n = Math.min(ys.length, given.length);
+            if (dx) {
+                const xs = new Array(n);
+                let x = 0;
+                for (let i = 0; i < n; i++) {
+                    x += dx[i];
+                    xs[i] = category ? xOf(x) : x;
+                }
+                return { xs, ys: ys.length === n ? ys : ys.slice(0, n) };
             }
-            series.set(name, s);
-        }
+            // Given x may not be plottable (text on a numeric axis): such points are left out.
+            const xs = [];
+            const kept = [];
+            for (let i = 0; i < n; i++) {
+                const x = xOf(given[i]);
+                if (x !== null) {
+                    xs.push(x);
+                    kept.push(ys[i]);
+                }
+            }
+            return { xs, ys: kept };
+        };
+        const addAll = (all) => {
+            for (const [name, cols] of Object.entries(all || {})) {
+                const { xs, ys } = decode(cols);
+                const s = series.get(name);
+                if (!s) {
+                    series.set(name, { xs, ys });
+                    continue;
+                }
+                for (let i = 0; i < xs.length; i++) add(name, xs[i], ys[i]);
+            }
+        };
+        addAll(item.state && item.state.series);
         prune();
         return {
             series,
@@ -275,11 +308,7 @@
                     cats.length = 0;
                     catAt.clear();
                 }
-                for (const p of msg.points || []) {
-                    const x = xOf(p.x);
-                    const y = num(p.y, null);
-                    if (x !== null && y !== null) add(String(p.series ?? ""), x, y);
-                }
+                addAll(msg.series);
                 prune();
                 if (listener) listener();
             },

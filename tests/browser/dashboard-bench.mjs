@@ -51,7 +51,8 @@ async function run(browser, url) {
     let points = 0;
     try {
         for (const item of JSON.parse(largest).items || []) {
-            for (const s of Object.values((item.state && item.state.series) || {})) points += s.length;
+            // Each series is columns (nodes/src/dashboard/ui_chart.rs): one y per point.
+            for (const s of Object.values((item.state && item.state.series) || {})) points += (s.y || []).length;
         }
     } catch (_) {
         // Not a layout frame: no points to count.

@@ -23,7 +23,18 @@
 //! Chart.js's and mean nothing to uPlot). A message with nothing else plots nothing.
 //!
 //! On the dashboard hub: item kind `ui-chart`, config per the issue 8 contract, state
-//! `{"series": {name: [[x, y], ...]}}`, live msgs `{"action", "points": [{series, x, y}]}`.
+//! `{"series": {name: columns}}`, live msgs `{"action": "append" | "replace" | "clear",
+//! "series": {name: columns}}` (a clear's is `{}`). A page that opens on 100,000 points
+//! must parse and draw them in well under 300 ms, so each series travels as columns rather
+//! than one `[x, y]` array per point (`editor-static/dashboard/dashboard.js` decodes them):
+//! * `"y": [y0, y1, ...]`: the values, integral ones written without a fraction;
+//! * `"dx": [x0, x1 - x0, x2 - x1, ...]` when every x is an integer a JavaScript number
+//!   holds exactly (time axes: epoch ms), and so is every difference: the first absolute,
+//!   then differences, which are short (`35` for a point every 35 ms, not `1763877600035`);
+//!   the page prefix-sums them;
+//! * `"x": [x0, x1, ...]` otherwise (category axes' text, fractional or textual x): as given.
+//!
+//! `dx` or `x` has as many entries as `y`.
 //! Points are recorded as history series `ui-chart:<id>:<series>` (a time axis: y at x;
 //! linear and category axes: `[x, y]` as text at the arrival time); at start the node loads
 //! its window (`removeOlder` on time axes, then `removeOlderPoints`) back from the store.
@@ -83,6 +94,8 @@ struct Window {
     max_age_ms: i64,
     /// Points beyond this many per series go, oldest first (0: no limit).
     max_points: usize,
+    /// A category axis: the x are labels.
+    labels: bool,
 }
 
 impl Window {
@@ -127,18 +140,89 @@ impl Window {
         self.series.retain(|_, points| !points.is_empty());
     }
 
-    /// The contract's state: `{"series": {name: [[x, y], ...]}}`.
+    /// The state: `{"series": {name: columns}}` (see the module doc).
     fn state(&self) -> Json {
         let series: serde_json::Map<String, Json> = self
             .series
             .iter()
             .map(|(name, points)| {
-                let points = points.iter().map(|(x, y)| json!([x, y])).collect();
-                (name.clone(), Json::Array(points))
+                let points = points.iter().map(|(x, y)| (x, *y));
+                (name.clone(), columns(points, self.labels))
             })
             .collect();
         json!({ "series": series })
     }
+}
+
+/// Integers beyond this lose precision as JavaScript numbers (2^53).
+const JS_SAFE: i64 = 1 << 53;
+
+/// A series' points as columns, `{"dx" | "x": [...], "y": [...]}` (see the module doc).
+/// `labels`: the x are category labels, whose differences mean nothing.
+fn columns<'a, I>(points: I, labels: bool) -> Json
+where
+    I: ExactSizeIterator<Item = (&'a Json, f64)> + Clone,
+{
+    let y: Vec<Json> = points.clone().map(|(_, y)| compact(y)).collect();
+    let xs = points.map(|(x, _)| x);
+    match deltas(xs.clone()).filter(|_| !labels) {
+        Some(dx) => json!({ "dx": dx, "y": y }),
+        None => json!({ "x": xs.cloned().collect::<Vec<_>>(), "y": y }),
+    }
+}
+
+/// The x as first-absolute-then-differences, if every x and every difference is an integer
+/// the page's numbers hold exactly (so its prefix sums give back the very same x).
+fn deltas<'a>(xs: impl ExactSizeIterator<Item = &'a Json>) -> Option<Vec<Json>> {
+    let mut out = Vec::with_capacity(xs.len());
+    let mut previous = 0;
+    for x in xs {
+        let x = integer(x)?;
+        // Both within ±2^53: the difference cannot overflow an i64.
+        let dx = x - previous;
+        if dx.abs() > JS_SAFE {
+            return None;
+        }
+        out.push(Json::from(dx));
+        previous = x;
+    }
+    Some(out)
+}
+
+/// An x that is an integer within the page's exact range (`2.0` counts: JSON has one
+/// number type, so the page cannot tell it from `2`).
+fn integer(x: &Json) -> Option<i64> {
+    let n = x.as_i64().or_else(|| {
+        x.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= JS_SAFE as f64)
+            .map(|f| f as i64)
+    })?;
+    (n.abs() <= JS_SAFE).then_some(n)
+}
+
+/// A y as JSON, integral values without the `.0` (two bytes a point on a PLC's counts).
+fn compact(y: f64) -> Json {
+    if y.fract() == 0.0 && y.abs() <= JS_SAFE as f64 {
+        Json::from(y as i64)
+    } else {
+        Json::from(y)
+    }
+}
+
+/// Points grouped by series, in order, as the live msg's `series`.
+fn series_columns(points: &[(String, Json, f64)], labels: bool) -> Json {
+    let mut by_series: IndexMap<&str, Vec<(&Json, f64)>> = IndexMap::new();
+    for (series, x, y) in points {
+        by_series.entry(series).or_default().push((x, *y));
+    }
+    let series: serde_json::Map<String, Json> = by_series
+        .into_iter()
+        .map(|(name, points)| {
+            let points = points.iter().map(|(x, y)| (*x, *y));
+            (name.to_owned(), columns(points, labels))
+        })
+        .collect();
+    Json::Object(series)
 }
 
 struct UiChart {
@@ -302,6 +386,7 @@ fn build(cx: &mut BuildCtx<'_>) -> Result<Box<dyn Node>, ConfigError> {
             series: IndexMap::new(),
             max_age_ms: remove_older_ms,
             max_points: remove_older_points,
+            labels: x_axis_type == "category",
         })),
     }))
 }
@@ -553,7 +638,7 @@ impl Node for UiChart {
             let forgotten = self.forget_history(self.shown()).await;
             self.window().series.clear();
             cx.ui()
-                .send(&self.id, json!({"action": "clear", "points": []}), None);
+                .send(&self.id, json!({"action": "clear", "series": {}}), None);
             cx.send(msg.clone()).await;
             return forgotten.map_err(|e| NodeError::new(e).for_msg(msg));
         }
@@ -600,13 +685,11 @@ impl Node for UiChart {
             }
         }
         if cx.ui().has_pages() {
-            let live: Vec<Json> = points
-                .into_iter()
-                .map(|(series, x, y)| json!({"series": series, "x": x, "y": y}))
-                .collect();
+            let labels = self.window().labels;
+            let series = series_columns(&points, labels);
             let action = if replace { "replace" } else { "append" };
             cx.ui()
-                .send(&self.id, json!({"action": action, "points": live}), None);
+                .send(&self.id, json!({"action": action, "series": series}), None);
         }
         cx.send(msg.clone()).await;
         match failed {

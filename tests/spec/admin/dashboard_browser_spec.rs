@@ -67,11 +67,16 @@ fn fill_hub(dash: &Dashboard) {
         .expect("clock")
         .as_millis();
     let now = i64::try_from(now).expect("epoch ms");
-    let points: Vec<Json> = (0..POINTS)
+    // The chart's columns as ui-chart sends them (nodes/src/dashboard/ui_chart.rs): one
+    // point a second up to now, x as the first epoch ms then differences.
+    let first = now - i64::try_from(POINTS).expect("small") * 1000;
+    let dx: Vec<i64> = (0..POINTS)
+        .map(|i| if i == 0 { first } else { 1000 })
+        .collect();
+    let y: Vec<f64> = (0..POINTS)
         .map(|i| {
-            let age = i64::try_from(POINTS - i).expect("small") * 1000;
             let y = 20.0 + 5.0 * (i as f64 / 2000.0).sin();
-            json!([now - age, (y * 100.0).round() / 100.0])
+            (y * 100.0).round() / 100.0
         })
         .collect();
     let mut chart = widget(
@@ -81,7 +86,7 @@ fn fill_hub(dash: &Dashboard) {
             "xAxisLabel": "", "yAxisLabel": "°C", "ymin": null, "ymax": null,
             "removeOlderMs": 0, "removeOlderPoints": 0, "colors": [], "showLegend": true,
             "interpolation": "linear", "width": 8, "height": 6}),
-        json!({"series": {"temperature": points}}),
+        json!({"series": {"temperature": {"dx": dx, "y": y}}}),
     );
     chart.parent = Some("trend".to_owned());
     ui.register(chart);
@@ -176,9 +181,9 @@ fn answer(dash: &Dashboard) {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis();
-    let point =
-        json!({"series": "setpoint", "x": u64::try_from(now).expect("epoch ms"), "y": 21.5});
-    ui.send("c1", json!({"action": "append", "points": [point]}), None);
+    let x = u64::try_from(now).expect("epoch ms");
+    let series = json!({"setpoint": {"dx": [x], "y": [21.5]}});
+    ui.send("c1", json!({"action": "append", "series": series}), None);
     ui.send("n1", json!({"text": "Pressed", "kind": "info"}), None);
 }
 

@@ -55,6 +55,44 @@ async fn item(flow: &TestFlow) -> ferrite_runtime::ui::UiItem {
     .expect("the chart registered its item in time")
 }
 
+/// A state's or live msg's `series` as `{name: [[x, y], ...]}`, decoded as
+/// `editor-static/dashboard/dashboard.js` does: `dx` prefix-summed in f64 (a JavaScript
+/// number), `x` taken as given, y as numbers.
+fn decoded(series: &Json) -> Json {
+    let mut out = serde_json::Map::new();
+    for (name, columns) in series.as_object().expect("series is an object") {
+        let ys = columns["y"].as_array().expect("a y column");
+        let xs: Vec<Json> = match columns.get("dx") {
+            Some(dx) => {
+                let mut x = 0.0;
+                dx.as_array()
+                    .expect("dx is a column")
+                    .iter()
+                    .map(|d| {
+                        x += d.as_f64().expect("dx holds numbers");
+                        assert_eq!(x.fract(), 0.0, "dx decodes to integers");
+                        json!(x as i64)
+                    })
+                    .collect()
+            }
+            None => columns["x"].as_array().expect("an x column").clone(),
+        };
+        assert_eq!(xs.len(), ys.len(), "{name}: one x per y");
+        let points = xs
+            .into_iter()
+            .zip(ys)
+            .map(|(x, y)| json!([x, y.as_f64().expect("y holds numbers")]))
+            .collect();
+        out.insert(name.clone(), Json::Array(points));
+    }
+    json!({ "series": out })
+}
+
+/// The chart's state with its points decoded.
+async fn points(flow: &TestFlow) -> Json {
+    decoded(&item(flow).await.state["series"])
+}
+
 /// Sends `msg` to the chart, waits for it to pass on, and returns the live msg it sent.
 async fn send(flow: &mut TestFlow, hub: &mut broadcast::Receiver<Arc<UiEvent>>, msg: Json) -> Json {
     flow.receive("chart", msg).await;
@@ -110,7 +148,7 @@ async fn numbers_append_points_per_topic() {
     .await;
     assert_eq!(
         live,
-        json!({"action": "append", "points": [{"series": "a", "x": t, "y": 1.5}]})
+        json!({"action": "append", "series": {"a": {"dx": [t], "y": [1.5]}}})
     );
     send(
         &mut flow,
@@ -125,7 +163,7 @@ async fn numbers_append_points_per_topic() {
     )
     .await;
     assert_eq!(
-        item(&flow).await.state,
+        points(&flow).await,
         json!({"series": {"a": [[t, 1.5], [t + 2, 3.0]], "b": [[t + 1, 2.0]]}})
     );
     flow.unload().await;
@@ -144,9 +182,12 @@ async fn array_payloads_add_every_point() {
         json!({"payload": [{"x": t, "y": 1}, [t + 1, 2]], "topic": "s"}),
     )
     .await;
-    assert_eq!(live["points"].as_array().map(Vec::len), Some(2));
     assert_eq!(
-        item(&flow).await.state,
+        decoded(&live["series"]),
+        json!({"series": {"s": [[t, 1.0], [t + 1, 2.0]]}})
+    );
+    assert_eq!(
+        points(&flow).await,
         json!({"series": {"s": [[t, 1.0], [t + 1, 2.0]]}})
     );
     flow.unload().await;
@@ -173,7 +214,7 @@ async fn action_replace_replaces_the_data() {
     .await;
     assert_eq!(live["action"], "replace");
     assert_eq!(
-        item(&flow).await.state,
+        points(&flow).await,
         json!({"series": {"b": [[t + 5, 9.0]]}})
     );
     flow.unload().await;
@@ -187,7 +228,7 @@ async fn empty_array_clears() {
     let mut hub = flow.runtime().ui().subscribe();
     send(&mut flow, &mut hub, json!({"payload": 1, "topic": "a"})).await;
     let live = send(&mut flow, &mut hub, json!({"payload": []})).await;
-    assert_eq!(live, json!({"action": "clear", "points": []}));
+    assert_eq!(live, json!({"action": "clear", "series": {}}));
     assert_eq!(item(&flow).await.state, json!({"series": {}}));
     flow.unload().await;
 }
@@ -214,7 +255,7 @@ async fn remove_older_points_keeps_the_newest_per_series() {
     )
     .await;
     assert_eq!(
-        item(&flow).await.state,
+        points(&flow).await,
         json!({"series": {"a": [[t + 2, 2.0], [t + 3, 3.0]], "b": [[t, 7.0]]}})
     );
     flow.unload().await;
@@ -239,10 +280,7 @@ async fn remove_older_drops_points_outside_the_window() {
         json!({"payload": 2, "topic": "a", "timestamp": t}),
     )
     .await;
-    assert_eq!(
-        item(&flow).await.state,
-        json!({"series": {"a": [[t, 2.0]]}})
-    );
+    assert_eq!(points(&flow).await, json!({"series": {"a": [[t, 2.0]]}}));
     flow.unload().await;
 }
 
@@ -297,7 +335,7 @@ async fn state_after_restart_is_back_filled_from_history() {
     }
     let flow = load(&dir, json!({})).await;
     assert_eq!(
-        item(&flow).await.state,
+        points(&flow).await,
         json!({"series": {"a": [[t, 4.0], [t + 1, 5.5]]}})
     );
     flow.unload().await;
@@ -324,7 +362,7 @@ async fn no_point_beyond_remove_older_points_survives() {
         .await;
     }
     let expected: Vec<Json> = (9_950..10_050).map(|k| json!([k, k as f64])).collect();
-    assert_eq!(item(&flow).await.state, json!({"series": {"a": expected}}));
+    assert_eq!(points(&flow).await, json!({"series": {"a": expected}}));
     flow.unload().await;
 }
 
@@ -343,10 +381,7 @@ async fn a_late_point_older_than_the_window_is_not_kept() {
         )
         .await;
     }
-    assert_eq!(
-        item(&flow).await.state,
-        json!({"series": {"a": [[t, 2.0]]}})
-    );
+    assert_eq!(points(&flow).await, json!({"series": {"a": [[t, 2.0]]}}));
     flow.unload().await;
 }
 
@@ -362,7 +397,7 @@ async fn a_page_opened_later_sees_points_sent_while_none_was_open() {
         flow.next("out").await;
     }
     assert_eq!(
-        item(&flow).await.state,
+        points(&flow).await,
         json!({"series": {"a": [[0, 0.0], [1, 1.0], [2, 2.0]]}})
     );
     flow.unload().await;
@@ -393,10 +428,121 @@ async fn linear_and_category_charts_are_back_filled_after_a_restart() {
         }
         let flow = load(&dir, config).await;
         assert_eq!(
-            item(&flow).await.state,
+            points(&flow).await,
             json!({"series": {"a": [[xs[1], 1.0], [xs[2], 2.0]]}}),
             "{axis}"
         );
+        flow.unload().await;
+    }
+}
+
+/// A time axis sends each series as columns: its y values, and its x as the first epoch ms
+/// then the differences, integral values without a fraction.
+#[tokio::test]
+async fn a_time_axis_sends_columns_with_delta_encoded_x() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let t = now_ms();
+    let live = send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": [{"x": t, "y": 1.5}, {"x": t + 35, "y": 2}, {"x": t + 70, "y": -3.25}],
+            "topic": "a"}),
+    )
+    .await;
+    let columns = json!({"a": {"dx": [t, 35, 35], "y": [1.5, 2, -3.25]}});
+    assert_eq!(live, json!({"action": "append", "series": columns}));
+    assert_eq!(item(&flow).await.state, json!({ "series": columns }));
+    flow.unload().await;
+}
+
+/// A category axis keeps its x labels as given (text or numbers), never as differences.
+#[tokio::test]
+async fn a_category_axis_keeps_its_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({"xAxisType": "category"})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    let live = send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": [{"x": "mon", "y": 1}, {"x": 7, "y": 2}, {"x": 3, "y": 3}], "topic": "a"}),
+    )
+    .await;
+    let columns = json!({"a": {"x": ["mon", 7, 3], "y": [1, 2, 3]}});
+    assert_eq!(live["series"], columns);
+    assert_eq!(item(&flow).await.state, json!({ "series": columns }));
+    flow.unload().await;
+}
+
+/// Fractional x, whose differences would not add back exactly, are sent as given.
+#[tokio::test]
+async fn fractional_x_are_sent_as_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flow = load(&dir, json!({"xAxisType": "linear"})).await;
+    let mut hub = flow.runtime().ui().subscribe();
+    send(
+        &mut flow,
+        &mut hub,
+        json!({"payload": [[0.1, 1], [0.2, 2], [0.3, 3]], "topic": "a"}),
+    )
+    .await;
+    assert_eq!(
+        item(&flow).await.state,
+        json!({"series": {"a": {"x": [0.1, 0.2, 0.3], "y": [1, 2, 3]}}})
+    );
+    flow.unload().await;
+}
+
+/// Points in come back unchanged from the state and from the live msg, decoded as the page
+/// decodes them: epoch ms, out-of-order and repeated x, the edges of a JavaScript number's
+/// exact integers, and y of every size.
+#[tokio::test]
+async fn points_round_trip_through_the_columns_as_the_page_decodes_them() {
+    const MAX_SAFE: i64 = (1 << 53) - 1;
+    let ys = [
+        1.5,
+        -2.0,
+        0.1 + 0.2,
+        1e-300,
+        -1e300,
+        0.0,
+        20.123_456_789_012_34,
+    ];
+    let epoch = 1_763_877_600_000;
+    let cases: [(&str, Vec<i64>); 2] = [
+        (
+            "dx",
+            vec![
+                epoch,
+                epoch + 35,
+                epoch - 1_000,
+                epoch - 1_000,
+                -epoch,
+                0,
+                MAX_SAFE,
+            ],
+        ),
+        // A difference beyond the exact range: x go as given.
+        ("x", vec![MAX_SAFE, -MAX_SAFE, 5, 6, 7, 8, 9]),
+    ];
+    for (encoding, xs) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut flow = load(&dir, json!({"xAxisType": "linear"})).await;
+        let mut hub = flow.runtime().ui().subscribe();
+        let payload: Vec<Json> = xs.iter().zip(ys).map(|(x, y)| json!([x, y])).collect();
+        let live = send(
+            &mut flow,
+            &mut hub,
+            json!({"payload": payload, "topic": "a"}),
+        )
+        .await;
+        let state = item(&flow).await.state;
+        assert!(state["series"]["a"].get(encoding).is_some(), "{state}");
+        let expected: Vec<Json> = xs.iter().zip(ys).map(|(x, y)| json!([x, y])).collect();
+        let expected = json!({"series": {"a": expected}});
+        assert_eq!(decoded(&state["series"]), expected, "{encoding}: state");
+        assert_eq!(decoded(&live["series"]), expected, "{encoding}: live msg");
         flow.unload().await;
     }
 }
