@@ -10,10 +10,9 @@
 // {html, dashboard.js, uPlot.js (responseEnd), scripts (DOMContentLoaded), open, frame,
 // parsed, drawn, frameBytes, points}. Exit status 1 on failure.
 
-import { chromium } from "playwright-core";
+import { launch } from "./support.mjs";
 
 const TIMEOUT_MS = 60_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 async function run(browser, url) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -68,13 +67,8 @@ async function main() {
         console.error("usage: node tests/browser/dashboard-bench.mjs <dashboardUrl> <runs>");
         return 2;
     }
-    const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        // Run as root, Chromium refuses to start with its sandbox.
-        args: ["--no-sandbox", "--disable-dev-shm-usage"],
-        timeout: TIMEOUT_MS,
-    });
+    const browser = await launch(TIMEOUT_MS);
+    if (!browser) return 1;
     try {
         const results = [];
         for (let i = 0; i < runs; i++) results.push(await run(browser, url));

@@ -16,33 +16,17 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { drive, listen, stepper } from "./support.mjs";
 
 const STEP_TIMEOUT_MS = 30_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
-class StepFailed extends Error {}
-
-async function step(name, action) {
-    const started = Date.now();
-    try {
-        await action();
-    } catch (err) {
-        const why = err && err.name === "TimeoutError"
-            ? `timed out after ${STEP_TIMEOUT_MS / 1000} s`
-            : String(err && err.message ? err.message : err).split("\n")[0];
-        throw new StepFailed(`step "${name}" failed: ${why}`, { cause: err });
-    }
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-}
+const step = stepper(STEP_TIMEOUT_MS);
 
 async function open(browser, url, options, complaints) {
     const context = await browser.newContext(options);
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.on("pageerror", (err) => complaints.push(`page error: ${err.message}`));
-    page.on("console", (m) => { if (m.type() === "error") complaints.push(`console: ${m.text()}`); });
-    page.on("response", (r) => { if (r.status() >= 400) complaints.push(`HTTP ${r.status()} ${r.url()}`); });
+    listen(page, complaints);
     await page.goto(url, { waitUntil: "domcontentloaded" });
     await page.waitForFunction(() => typeof window.__ferriteChartDrawnMs === "number");
     return page;
@@ -152,32 +136,10 @@ async function main() {
         return 2;
     }
     mkdirSync(dir, { recursive: true });
-    let browser;
-    try {
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            headless: true,
-            // The tests run as root, where Chromium refuses to start with its sandbox.
-            args: ["--no-sandbox", "--disable-dev-shm-usage"],
-            timeout: STEP_TIMEOUT_MS,
-        });
-    } catch (err) {
-        console.error(`cannot start Chromium at ${CHROMIUM} (./scripts/test installs it): ${err.message}`);
-        return 1;
-    }
-    const complaints = [];
-    let status = 0;
-    try {
+    return drive(STEP_TIMEOUT_MS, async (browser, complaints) => {
         await desktop(browser, url, dir, complaints);
         await phone(browser, url, dir, complaints);
-    } catch (err) {
-        status = 1;
-        console.error(err instanceof StepFailed ? err.message : `unexpected failure: ${err.stack || err}`);
-    }
-    for (const line of complaints.slice(-30)) console.error(`  ${line}`);
-    if (complaints.length > 0) status = 1;
-    await browser.close();
-    return status;
+    });
 }
 
 process.exit(await main());

@@ -13,11 +13,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { chromium } from "playwright-core";
+import { StepFailed, launch, listen, stepper } from "./support.mjs";
 
 // Every wait is bounded: a step that does not finish in this time fails the run.
 const STEP_TIMEOUT_MS = 30_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const PAYLOAD = "hello ferrite";
 // Fresh ids each run: importing ids the server already has opens the editor's conflict
 // dialog instead, so a rerun against the same server would fail.
@@ -62,25 +61,12 @@ const FLOW = [
     },
 ];
 
-class StepFailed extends Error {}
-
 function usage() {
     console.error("usage: node tests/browser/editor.mjs <baseUrl> <screenshotPath> [type,type,...]");
     process.exit(2);
 }
 
-async function step(name, action) {
-    const started = Date.now();
-    try {
-        await action();
-    } catch (err) {
-        const why = err && err.name === "TimeoutError"
-            ? `timed out after ${STEP_TIMEOUT_MS / 1000} s`
-            : String(err && err.message ? err.message : err).split("\n")[0];
-        throw new StepFailed(`step "${name}" failed: ${why}`, { cause: err });
-    }
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-}
+const step = stepper(STEP_TIMEOUT_MS);
 
 async function main() {
     const [baseUrl, screenshot, typeList] = process.argv.slice(2);
@@ -88,35 +74,16 @@ async function main() {
     if (!baseUrl || !screenshot) usage();
     mkdirSync(dirname(screenshot), { recursive: true });
 
-    let browser;
-    try {
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            headless: true,
-            // The tests run as root, where Chromium refuses to start with its sandbox.
-            args: ["--no-sandbox", "--disable-dev-shm-usage"],
-            timeout: STEP_TIMEOUT_MS,
-        });
-    } catch (err) {
-        console.error(`cannot start Chromium at ${CHROMIUM} (./scripts/test installs it): ${err.message}`);
-        return 1;
-    }
+    const browser = await launch(STEP_TIMEOUT_MS);
+    if (!browser) return 1;
 
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
     // Kept to explain a failure: what the editor itself complained about.
     const complaints = [];
-    page.on("pageerror", (err) => complaints.push(`page error: ${err.message}`));
-    page.on("console", (m) => {
-        // The editor logs a node definition's exceptions ("oneditprepare", "Definition
-        // error") with console.log.
-        if (m.type() === "error" || /^(oneditprepare|Definition error)/.test(m.text())) {
-            complaints.push(`console: ${m.text()}`);
-        }
-    });
-    page.on("response", (r) => {
-        if (r.status() >= 400) complaints.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
-    });
+    // The editor logs a node definition's exceptions ("oneditprepare", "Definition
+    // error") with console.log.
+    listen(page, complaints, (text) => /^(oneditprepare|Definition error)/.test(text));
 
     let status = 0;
     try {
