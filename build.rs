@@ -1,7 +1,8 @@
 //! Link settings for the `ferrite` binary's release build, which shape its memory after start.
 //!
 //! * `scripts/hot-functions.txt` lists the functions a start and the first messages run
-//!   (`scripts/hot-functions` records it under callgrind). The linker places them together,
+//!   (`scripts/hot-functions` records it under callgrind, with the names both the release
+//!   and the `cargo bench` builds give them). The linker places them together,
 //!   so a start touches about 3 MB of code instead of faulting in 64 KB windows scattered
 //!   over all 13 MB of `.text`. Names it no longer finds are skipped silently: a stale list
 //!   costs memory, never a failed build.
