@@ -201,6 +201,14 @@ pub(super) fn check(state: &AdminState) -> Result<(), AuthError> {
     }
 }
 
+/// Whether `password` matches the bcrypt `hash`. bcrypt takes tens of milliseconds by
+/// design, so it runs off the async workers.
+pub(super) async fn password_matches(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+        .await
+        .unwrap_or(false)
+}
+
 pub(super) fn routes() -> Router<AdminState> {
     Router::new()
         .route("/auth/login", get(login))
@@ -475,11 +483,7 @@ async fn token(
     }
     let account = config.accounts.get(&username);
     let hash = account.map_or(DUMMY_HASH, |a| a.hash.as_str()).to_owned();
-    // bcrypt takes tens of milliseconds by design: keep it off the async workers.
-    let matches =
-        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false);
+    let matches = password_matches(password, hash).await;
     let account = match account {
         Some(account) if matches => account,
         _ => {

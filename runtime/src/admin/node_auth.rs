@@ -87,12 +87,7 @@ impl NodeAuth {
         if self.accepted.lock().is_ok_and(|a| *a == Some(digest)) {
             return true;
         }
-        let hash = self.hash.clone();
-        // bcrypt takes tens of milliseconds by design: keep it off the async workers.
-        let matches =
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false);
+        let matches = super::auth::password_matches(password, self.hash.clone()).await;
         if matches && let Ok(mut accepted) = self.accepted.lock() {
             *accepted = Some(digest);
         }
